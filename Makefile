@@ -1,0 +1,28 @@
+# Two commands for users: `make demo` and `make test`. Both create .venv when missing.
+# TORCH is the torch requirement installed before the package; the default is the CPU
+# build. GPU users: `make demo TORCH=torch` (or a CUDA-specific pin).
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/iql-demo stitching --out results/stitching --runs-dir runs/stitching
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+clean-results:
+	rm -rf results runs

@@ -1,0 +1,21 @@
+"""Offline RL algorithms, one module each: BC (and filtered BC), AWAC, IQL."""
+from iql_lib.algos.awac import AWAC
+from iql_lib.algos.bc import BC
+from iql_lib.algos.blanks import Blanks, BlankError, load_blanks
+from iql_lib.algos.iql import IQL
+
+ALGOS = {"bc": BC, "awac": AWAC, "iql": IQL}
+
+
+def make_agent(algo: str, ob_dim: int, ac_dim: int, discrete: bool, cfg, blanks: Blanks | None = None):
+    """Build an agent; IQL needs `blanks`, the baselines ignore them."""
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algo {algo!r}; choose from {sorted(ALGOS)}")
+    if algo == "iql":
+        if blanks is None:
+            raise ValueError("IQL needs the six blanks (see iql_lib.algos.blanks.load_blanks)")
+        return IQL(ob_dim, ac_dim, discrete, cfg, blanks)
+    return ALGOS[algo](ob_dim, ac_dim, discrete, cfg)
+
+
+__all__ = ["AWAC", "BC", "IQL", "Blanks", "BlankError", "load_blanks", "make_agent", "ALGOS"]

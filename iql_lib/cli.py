@@ -1,0 +1,147 @@
+"""Command-line entry points: `iql-train`, `iql-data`, `iql-demo`.
+
+Every option has a dashed spelling (`--env-name`) and the underscore spelling the
+course's materials use (`--env_name`). Defaults not given on the command line come
+from `iql_lib.config`, per env family.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from iql_lib.config import ENV_FAMILY_DEFAULTS, TrainConfig, make_config
+
+ERRORS_SHOWN_PLAINLY = (ValueError, FileNotFoundError, RuntimeError)
+
+
+def _add(parser: argparse.ArgumentParser, name: str, *aliases: str, **kwargs):
+    """Register `--a-b` together with `--a_b` (and any aliases)."""
+    spellings = [name] + ([name.replace("-", "_")] if "-" in name[2:] else []) + list(aliases)
+    parser.add_argument(*dict.fromkeys(spellings), **kwargs)
+
+
+def train_parser() -> argparse.ArgumentParser:
+    from iql_lib.envs import ENV_SPECS
+
+    pm, am = ENV_FAMILY_DEFAULTS["pointmass"], ENV_FAMILY_DEFAULTS["antmaze"]
+    p = argparse.ArgumentParser(
+        prog="iql-train",
+        description="Train an offline RL agent (IQL, AWAC or BC) on a fixed dataset and log "
+                    "evaluations to runs/<exp_name>_<env>_seed<k>/.",
+        epilog="examples:\n"
+               "  iql-train --algo iql --iql-expectile 0.9 --seed 1 2 3\n"
+               "  iql-train --algo bc --filter-top-percent 10 --exp-name filtered_bc\n"
+               "  iql-train --algo iql --blanks notebooks/ch7_stitching.ipynb\n"
+               "  iql-train --resume --exp-name iql_zeta_0.9   # continue a killed run",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add(p, "--algo", choices=["iql", "awac", "bc"], default="iql", help="algorithm (default: iql)")
+    _add(p, "--env-name", default="PointmassMedium-v0", choices=sorted(ENV_SPECS),
+         help="environment id (default: PointmassMedium-v0)")
+    _add(p, "--offline-dataset", help="dataset file (.npz); default: the env's shipped dataset")
+    _add(p, "--iql-expectile", dest="expectile", type=float, help="IQL expectile ζ (default 0.9)")
+    _add(p, "--temperature", "--awac-lambda", "--awac_lambda", dest="temperature", type=float,
+         help="λ in the actor weights exp(A/λ), IQL and AWAC (default 0.1)")
+    _add(p, "--seed", dest="seeds", type=int, nargs="+", help="one or more seeds (default 1)")
+    _add(p, "--num-timesteps", type=int,
+         help=f"gradient steps (default {pm['num_timesteps']} PointMass, {am['num_timesteps']} AntMaze)")
+    _add(p, "--eval-freq", type=int, help="evaluate every N gradient steps")
+    _add(p, "--eval-episodes", type=int, help="episodes per evaluation")
+    _add(p, "--eval-mode", choices=["sample", "greedy"],
+         help="sample actions from the policy, or take its most likely/mean action "
+              "(default: sample on PointMass, greedy on AntMaze)")
+    _add(p, "--filter-top-percent", type=float, help="train on the top p %% of trajectories by return")
+    _add(p, "--exp-name", help="experiment name (default: from the algorithm and its knobs)")
+    _add(p, "--batch-size", type=int, help="minibatch size (default 256)")
+    _add(p, "--learning-rate", "--lr", type=float, help="Adam learning rate")
+    _add(p, "--gamma", "--discount", dest="gamma", type=float, help="discount γ")
+    _add(p, "--hidden-size", type=int, help="MLP width")
+    _add(p, "--device", help="auto (default), cpu, cuda or cuda:N")
+    _add(p, "--blanks", help="where the six IQL blanks come from: solutions (default), stubs, a .py "
+                             "file, a notebook, a folder of notebooks, or a module name")
+    _add(p, "--resume", action="store_true", help="continue each seed from its last checkpoint")
+    _add(p, "--out", help="parent folder of the run directories (default: runs)")
+    _add(p, "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    values = {k: v for k, v in vars(args).items() if k not in ("env_name", "quiet")}
+    values["resume"] = args.resume or None
+    return make_config(args.env_name, **values)
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    args = train_parser().parse_args(argv)
+    try:
+        from iql_lib.train import train
+
+        cfg = config_from_args(args)
+        for seed in cfg.seeds:
+            run_dir = train(cfg, seed, progress=not args.quiet)
+            print(f"seed {seed}: {run_dir}")
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)
+        return 130
+    except ERRORS_SHOWN_PLAINLY as err:
+        print(f"iql-train: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def data_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="iql-data", description="Build and inspect offline datasets.")
+    sub = p.add_subparsers(dest="command", required=True)
+    make = sub.add_parser("make-stitching", help="regenerate the PointMass stitching dataset")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--out", default="datasets/pointmass_stitching_dataset.npz")
+    info = sub.add_parser("info", help="episodes, returns and a plot of a dataset")
+    info.add_argument("dataset")
+    info.add_argument("--env-name", "--env_name", default="PointmassMedium-v0")
+    info.add_argument("--plot", help="write a trajectory plot here (PNG)")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "make-stitching":
+            from iql_lib.data.stitching import generate_stitching_dataset
+
+            data, personas = generate_stitching_dataset(args.seed)
+            data.save_npz(args.out, personas=personas)
+            print(f"wrote {args.out}")
+            args = argparse.Namespace(dataset=args.out, env_name="PointmassMedium-v0", plot=None)
+        _print_info(args.dataset, args.env_name, args.plot)
+    except ERRORS_SHOWN_PLAINLY as err:
+        print(f"iql-data: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_info(path: str, env_name: str, plot: str | None) -> None:
+    from iql_lib.data import load_dataset
+    from iql_lib.envs import make_env
+
+    env = make_env(env_name)
+    data = load_dataset(path, env)
+    returns = data.episode_returns()
+    print(f"{path}: {len(data)} transitions, {len(returns)} episodes, "
+          f"{int(data.terminals.sum())} reach a terminal state")
+    print(f"episode return: best {returns.max():.1f}, mean {returns.mean():.1f}, "
+          f"worst {returns.min():.1f}")
+    if plot:
+        from iql_lib.plots import plot_trajectories
+
+        trajectories = [env.dynamics.positions_from_observations(data.observations[a:b])
+                        for a, b in data.episode_bounds()]
+        plot_trajectories(env.maze, trajectories, plot, title=Path(path).name)
+        print(f"wrote {plot}")
+
+
+def demo_main(argv: list[str] | None = None) -> int:
+    from iql_lib.experiments import stitching_parser, run_stitching
+
+    args = stitching_parser().parse_args(argv)
+    try:
+        run_stitching(args)
+    except ERRORS_SHOWN_PLAINLY as err:
+        print(f"iql-demo: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,213 @@
+"""The course's stitching experiment (P2.3), run end to end: `iql-demo stitching`.
+
+IQL (ζ = 0.9), IQL (ζ = 0.2) and filtered BC (top 10 %) train on the shipped PointMass
+stitching dataset, several seeds each, in parallel worker processes. The summary
+compares each method's final evaluation with the dataset's best and mean trajectory
+returns, and draws trajectories and learning curves.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from iql_lib.config import make_config
+from iql_lib.logs import METRIC, read_eval_csv, read_metrics
+
+STITCHING_METHODS: dict[str, dict] = {
+    "iql_zeta_0.9": dict(algo="iql", expectile=0.9),
+    "iql_zeta_0.2": dict(algo="iql", expectile=0.2),
+    "filtered_bc_top10": dict(algo="bc", filter_top_percent=10),
+}
+ENV_NAME = "PointmassMedium-v0"
+
+
+def stitching_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="iql-demo",
+        description="Run the course's PointMass stitching experiment: IQL (ζ=0.9, ζ=0.2) and "
+                    "filtered BC (top 10 %), several seeds each, then print and save the results.")
+    p.add_argument("experiment", choices=["stitching"], help="which experiment to run")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--num-timesteps", type=int, default=None, help="gradient steps per run (default 50000)")
+    p.add_argument("--eval-freq", type=int, default=None, help="evaluate every N steps (default 2000)")
+    p.add_argument("--eval-episodes", type=int, default=None, help="episodes per evaluation (default 20)")
+    p.add_argument("--eval-mode", choices=["sample", "greedy"], default=None)
+    p.add_argument("--offline-dataset", default=None, help="dataset (default: the shipped one)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs (default: cores)")
+    p.add_argument("--runs-dir", default="runs/stitching", help="where the run directories go")
+    p.add_argument("--out", default="results/stitching", help="where the summary and figures go")
+    p.add_argument("--blanks", default="solutions", help="where the six IQL blanks come from")
+    p.add_argument("--fresh", action="store_true", help="retrain runs that already finished")
+    return p
+
+
+def _run_job(job: dict, progress_queue) -> str:
+    """Worker: train one (method, seed); reports progress through `progress_queue`."""
+    from iql_lib.train import train
+
+    torch.set_num_threads(1)
+    cfg = make_config(ENV_NAME, **job["config"])
+    run_dir = train(cfg, job["seed"], progress=False,
+                    on_log=lambda step, _: progress_queue.put((job["key"], step)))
+    return str(run_dir)
+
+
+def _finished(run_dir: Path, num_timesteps: int) -> bool:
+    csv_path = run_dir / "eval.csv"
+    return csv_path.exists() and read_eval_csv(csv_path)[0][-1:] == [num_timesteps]
+
+
+def run_stitching(args: argparse.Namespace) -> dict:
+    from iql_lib.envs import env_spec
+
+    dataset = args.offline_dataset or env_spec(ENV_NAME).default_dataset
+    jobs = []
+    for method, knobs in STITCHING_METHODS.items():
+        for seed in args.seeds:
+            config = dict(knobs, exp_name=method, offline_dataset=dataset, out=args.runs_dir,
+                          num_timesteps=args.num_timesteps, eval_freq=args.eval_freq,
+                          eval_episodes=args.eval_episodes, eval_mode=args.eval_mode,
+                          blanks=args.blanks, resume=True)
+            cfg = make_config(ENV_NAME, **config)
+            run_dir = Path(cfg.out) / cfg.run_name(seed)
+            if args.fresh and run_dir.exists():
+                for f in run_dir.iterdir():
+                    f.unlink()
+            jobs.append(dict(key=(method, seed), config=config, seed=seed, run_dir=run_dir,
+                             steps=cfg.num_timesteps))
+
+    todo = [j for j in jobs if not _finished(j["run_dir"], j["steps"])]
+    total = sum(j["steps"] for j in todo)
+    print(f"stitching: {len(jobs)} runs ({len(todo)} to train) on {ENV_NAME}, "
+          f"{args.workers} worker(s)")
+    if todo:
+        _train_in_parallel(todo, args.workers, total)
+    summary = summarise(jobs, dataset, Path(args.out))
+    print((Path(args.out) / "summary.md").read_text())
+    print(f"wrote {args.out}/summary.json, summary.md and figures")
+    return summary
+
+
+def _train_in_parallel(jobs: list[dict], workers: int, total_steps: int) -> None:
+    import multiprocessing as mp
+
+    context = mp.get_context("spawn")  # fresh interpreters: no inherited torch threads
+    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        progress = manager.Queue()
+        futures = [pool.submit(_run_job, {k: job[k] for k in ("key", "config", "seed")}, progress)
+                   for job in jobs]
+        done_steps = {job["key"]: 0 for job in jobs}
+        with tqdm(total=total_steps, desc="training", unit="step", dynamic_ncols=True) as bar:
+            while not all(f.done() for f in futures):
+                try:
+                    key, step = progress.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                bar.update(step - done_steps[key])
+                done_steps[key] = step
+                bar.set_postfix(runs_done=sum(f.done() for f in futures))
+        for future in futures:
+            future.result()  # re-raise a worker's error here
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values))
+
+
+def summarise(jobs: list[dict], dataset: str, out: Path) -> dict:
+    """Build summary.json / summary.md and the figures from the finished run directories."""
+    from iql_lib.data import load_dataset
+    from iql_lib.envs import make_env
+    from iql_lib.plots import plot_learning_curves
+
+    out.mkdir(parents=True, exist_ok=True)
+    env = make_env(ENV_NAME)
+    data = load_dataset(dataset, env)
+    returns = data.episode_returns()
+    summary = {"env": ENV_NAME,
+               "dataset": {"path": str(dataset), "n_trajectories": int(len(returns)),
+                           "best_return": float(returns.max()), "mean_return": float(returns.mean())},
+               "runs": {}}
+    curves, modes = {}, {}
+    for method in STITCHING_METHODS:
+        method_jobs = [j for j in jobs if j["key"][0] == method]
+        finals, maxes, curve = [], [], []
+        for job in method_jobs:
+            evals = [m for m in read_metrics(job["run_dir"] / "metrics.jsonl") if METRIC in m]
+            finals.append(evals[-1][METRIC])
+            maxes.append(evals[-1]["Eval_MaxReturn"])
+            curve.append([m[METRIC] for m in evals])
+            steps = [m["step"] for m in evals]
+        mean, std = _stats(finals)
+        max_mean, max_std = _stats(maxes)
+        summary["runs"][method] = {"seeds": [j["seed"] for j in method_jobs], "final_returns": finals,
+                                   "max_returns": maxes, "mean": mean, "std": std,
+                                   "max_mean": max_mean, "max_std": max_std}
+        curves[method] = (np.array(steps), np.array(curve))
+        modes[method] = _final_policies(method, method_jobs, data, env, out / f"trajectories_{method}.png")
+
+    plot_learning_curves(curves, out / "learning_curves.png", title=f"Stitching on {ENV_NAME}",
+                         reference_lines={"dataset best": summary["dataset"]["best_return"],
+                                          "dataset mean": summary["dataset"]["mean_return"]})
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text(summary_markdown(summary) + modes_markdown(modes))
+    return summary
+
+
+def _final_policies(method, jobs, data, env, path: Path, episodes: int = 100,
+                    episodes_drawn_per_seed: int = 5) -> dict[str, float]:
+    """Roll out every seed's final policy in both evaluation modes.
+
+    Returns the mean return per mode (sampled actions, as the course evaluates, and the
+    policy's most likely action), and draws the configured mode's rollouts over the maze
+    with the dataset faint behind them.
+    """
+    from iql_lib.evaluate import evaluate_pointmass
+    from iql_lib.plots import plot_trajectories
+    from iql_lib.train import load_agent
+
+    returns = {"sample": [], "greedy": []}
+    drawn = []
+    for job in jobs:
+        agent, cfg, seed, _ = load_agent(job["run_dir"])
+        for mode in returns:
+            result = evaluate_pointmass(lambda obs: agent.act(obs, mode == "greedy"), env, episodes,
+                                        seed=10_000 + seed)
+            returns[mode].append(result.returns.mean())
+            if mode == cfg.eval_mode:
+                drawn += result.trajectories[:episodes_drawn_per_seed]
+    background = [env.dynamics.positions_from_observations(data.observations[a:b])
+                  for a, b in data.episode_bounds()]
+    plot_trajectories(env.maze, drawn, path, background=background,
+                      title=f"{method}: {len(jobs)} seeds × {episodes_drawn_per_seed} rollouts")
+    return {mode: float(np.mean(values)) for mode, values in returns.items()}
+
+
+def summary_markdown(summary: dict) -> str:
+    d = summary["dataset"]
+    lines = [f"# Stitching on {summary['env']}", "",
+             f"Dataset `{Path(d['path']).name}`: {d['n_trajectories']} trajectories, "
+             f"best return {d['best_return']:.1f}, mean return {d['mean_return']:.1f}.", "",
+             "| method | seeds | final Eval_AverageReturn (mean ± std) | Eval_MaxReturn (mean ± std) "
+             "| beats dataset best? |",
+             "|---|---|---|---|---|"]
+    for method, r in summary["runs"].items():
+        beats = "yes" if r["mean"] > d["best_return"] else "no"
+        lines.append(f"| {method} | {len(r['seeds'])} | {r['mean']:.1f} ± {r['std']:.1f} "
+                     f"| {r['max_mean']:.1f} ± {r['max_std']:.1f} | {beats} |")
+    return "\n".join(lines) + "\n"
+
+
+def modes_markdown(modes: dict[str, dict[str, float]]) -> str:
+    lines = ["", "Final policies re-evaluated on 100 episodes per seed (mean over seeds):", "",
+             "| method | sampled actions | most likely action |", "|---|---|---|"]
+    lines += [f"| {method} | {m['sample']:.1f} | {m['greedy']:.1f} |" for method, m in modes.items()]
+    return "\n".join(lines) + "\n"

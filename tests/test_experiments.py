@@ -1,0 +1,64 @@
+"""The stitching experiment behind `make demo`, on a tiny budget."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from iql_lib.data import load_dataset
+from iql_lib.envs import env_spec
+from iql_lib.experiments import STITCHING_METHODS, run_stitching, stitching_parser
+from iql_lib.logs import read_eval_csv
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    args = stitching_parser().parse_args([
+        "stitching", "--seeds", "1", "2", "--num-timesteps", "200", "--eval-freq", "100",
+        "--eval-episodes", "3", "--workers", "2", "--runs-dir", str(root / "runs"),
+        "--out", str(root / "results")])
+    return args, run_stitching(args), root
+
+
+def test_summary_has_the_documented_shape(demo):
+    _, summary, root = demo
+    assert summary == json.loads((root / "results" / "summary.json").read_text())
+    assert set(summary) == {"env", "dataset", "runs"}
+    assert summary["env"] == "PointmassMedium-v0"
+    assert set(summary["dataset"]) == {"path", "n_trajectories", "best_return", "mean_return"}
+    assert list(summary["runs"]) == ["iql_zeta_0.9", "iql_zeta_0.2", "filtered_bc_top10"]
+    for run in summary["runs"].values():
+        assert set(run) == {"seeds", "final_returns", "max_returns", "mean", "std", "max_mean", "max_std"}
+        assert run["seeds"] == [1, 2]
+
+
+def test_summary_numbers_come_from_the_runs(demo):
+    _, summary, root = demo
+    returns = load_dataset(env_spec("PointmassMedium-v0").default_dataset).episode_returns()
+    assert summary["dataset"]["best_return"] == returns.max()
+    assert summary["dataset"]["mean_return"] == pytest.approx(returns.mean())
+    assert summary["dataset"]["n_trajectories"] == len(returns)
+    for method, run in summary["runs"].items():
+        finals = [read_eval_csv(root / "runs" / f"{method}_PointmassMedium-v0_seed{s}" / "eval.csv")[1][-1]
+                  for s in run["seeds"]]
+        assert run["final_returns"] == finals
+        assert run["mean"] == pytest.approx(sum(finals) / len(finals))
+        assert all(m >= f for m, f in zip(run["max_returns"], run["final_returns"]))
+
+
+def test_figures_and_markdown_are_written(demo):
+    _, summary, root = demo
+    results = root / "results"
+    for method in STITCHING_METHODS:
+        assert (results / f"trajectories_{method}.png").stat().st_size > 10_000
+    assert (results / "learning_curves.png").stat().st_size > 10_000
+    table = (results / "summary.md").read_text()
+    for method, run in summary["runs"].items():
+        assert f"| {method} | 2 | {run['mean']:.1f} ± {run['std']:.1f}" in table
+
+
+def test_a_rerun_reuses_finished_runs(demo, capsys):
+    args, summary, _ = demo
+    assert run_stitching(args) == summary
+    assert "(0 to train)" in capsys.readouterr().out
