@@ -16,9 +16,12 @@ ERRORS_SHOWN_PLAINLY = (ValueError, FileNotFoundError, RuntimeError)
 
 
 def _add(parser: argparse.ArgumentParser, name: str, *aliases: str, **kwargs):
-    """Register `--a-b` together with `--a_b` (and any aliases)."""
-    spellings = [name] + ([name.replace("-", "_")] if "-" in name[2:] else []) + list(aliases)
-    parser.add_argument(*dict.fromkeys(spellings), **kwargs)
+    """Register `--a-b` (and aliases), plus the course's `--a_b` spelling hidden from help."""
+    action = parser.add_argument(name, *aliases, **kwargs)
+    underscored = ["--" + s[2:].replace("-", "_") for s in (name, *aliases) if "-" in s[2:]]
+    if underscored:
+        hidden = {k: v for k, v in kwargs.items() if k not in ("help", "dest")}
+        parser.add_argument(*underscored, dest=action.dest, help=argparse.SUPPRESS, **hidden)
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -36,11 +39,11 @@ def train_parser() -> argparse.ArgumentParser:
                "  iql-train --resume --exp-name iql_zeta_0.9   # continue a killed run",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add(p, "--algo", choices=["iql", "awac", "bc"], default="iql", help="algorithm (default: iql)")
-    _add(p, "--env-name", default="PointmassMedium-v0", choices=sorted(ENV_SPECS),
-         help="environment id (default: PointmassMedium-v0)")
+    _add(p, "--env-name", default="PointmassMedium-v0", choices=sorted(ENV_SPECS), metavar="ENV",
+         help=f"environment id: {', '.join(sorted(ENV_SPECS))} (default: PointmassMedium-v0)")
     _add(p, "--offline-dataset", help="dataset file (.npz); default: the env's shipped dataset")
     _add(p, "--iql-expectile", dest="expectile", type=float, help="IQL expectile ζ (default 0.9)")
-    _add(p, "--temperature", "--awac-lambda", "--awac_lambda", dest="temperature", type=float,
+    _add(p, "--temperature", "--awac-lambda", dest="temperature", type=float,
          help="λ in the actor weights exp(A/λ), IQL and AWAC (default 0.1)")
     _add(p, "--seed", dest="seeds", type=int, nargs="+", help="one or more seeds (default 1)")
     _add(p, "--num-timesteps", type=int,

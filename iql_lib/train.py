@@ -99,12 +99,14 @@ def train(cfg: TrainConfig, seed: int, *, blanks=None, progress: bool = True,
 
     run_name = cfg.run_name(seed)
     logger = RunLogger(Path(cfg.out) / run_name, run_name)
-    checkpoint = logger.load_checkpoint(map_location=device) if cfg.resume else None
+    checkpoint = logger.load_checkpoint(map_location="cpu") if cfg.resume else None
     start_step = 0
     if checkpoint is not None:
         agent.load_checkpoint_state(checkpoint["agent"])
-        generator.set_state(checkpoint["generator"].cpu())
+        generator.set_state(checkpoint["generator"])
         torch.set_rng_state(checkpoint["torch_rng"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"], device)
         start_step = checkpoint["step"]
     logger.start({**cfg.to_dict(), "seed": seed, "run_name": run_name},
                  resume_step=start_step if checkpoint is not None else None)
@@ -121,7 +123,8 @@ def train(cfg: TrainConfig, seed: int, *, blanks=None, progress: bool = True,
         logger.log_eval(step, metrics[METRIC])
         logger.save_checkpoint({"step": step, "agent": agent.checkpoint_state(),
                                 "generator": generator.get_state(),
-                                "torch_rng": torch.get_rng_state()})
+                                "torch_rng": torch.get_rng_state(),
+                                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None})
         plot_trajectories(env.maze, result.trajectories, logger.dir / "eval_last_traj.png",
                           title=f"{run_name}, step {step}: return {metrics[METRIC]:.1f}")
         return metrics
