@@ -11,8 +11,14 @@ import copy
 import torch
 from torch.nn import functional as F
 
-from iql_lib.algos.base import OfflineAgent, advantage_weighted_loss, polyak_update
+from iql_lib.algos.base import OfflineAgent, polyak_update
 from iql_lib.nets import TwinQ
+
+
+def advantage_weighted_loss(log_prob, adv, temperature: float, max_weight: float):
+    """−mean(exp(A/λ) · log π(a|s)), the weights clamped and held fixed."""
+    weights = torch.exp(adv / temperature).clamp(max=max_weight).detach()
+    return -(weights * log_prob).mean()
 
 
 class AWAC(OfflineAgent):
@@ -21,7 +27,7 @@ class AWAC(OfflineAgent):
         self.q_net = TwinQ(ob_dim, ac_dim, discrete=discrete, hidden_size=cfg.hidden_size,
                            n_layers=cfg.n_layers)
         self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
-        self.optimizers["critic"] = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, foreach=True)
+        self.add_optimizer("critic", self.q_net)
 
     def update(self, batch):
         obs, actions = batch["obs"], batch["actions"]

@@ -21,8 +21,12 @@ class OfflineAgent(nn.Module):
         self.cfg = cfg
         self.discrete = discrete
         self.policy = make_policy(ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
-        self.optimizers: dict[str, torch.optim.Optimizer] = {
-            "actor": torch.optim.Adam(self.policy.parameters(), lr=cfg.learning_rate, foreach=True)}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.add_optimizer("actor", self.policy)
+
+    def add_optimizer(self, name: str, module: nn.Module) -> None:
+        self.optimizers[name] = torch.optim.Adam(module.parameters(), lr=self.cfg.learning_rate,
+                                                 foreach=True)
 
     def step(self, name: str, loss: torch.Tensor) -> None:
         """One optimiser step on `loss` with gradient-norm clipping."""
@@ -56,8 +60,3 @@ def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     for p_target, p in zip(target.parameters(), online.parameters()):
         p_target.lerp_(p, tau)
 
-
-def advantage_weighted_loss(log_prob, adv, temperature: float, max_weight: float):
-    """AWAC's actor loss: −mean(exp(A/λ) · log π(a|s)), weights clamped and held fixed."""
-    weights = torch.exp(adv / temperature).clamp(max=max_weight).detach()
-    return -(weights * log_prob).mean()

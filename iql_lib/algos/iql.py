@@ -29,8 +29,8 @@ class IQL(OfflineAgent):
         self.q_net = TwinQ(ob_dim, ac_dim, discrete=discrete, hidden_size=cfg.hidden_size,
                            n_layers=cfg.n_layers)
         self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
-        self.optimizers["v"] = torch.optim.Adam(self.v_net.parameters(), lr=cfg.learning_rate, foreach=True)
-        self.optimizers["critic"] = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, foreach=True)
+        self.add_optimizer("v", self.v_net)
+        self.add_optimizer("critic", self.q_net)
 
     def update(self, batch):
         obs, actions = batch["obs"], batch["actions"]
