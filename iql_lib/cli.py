@@ -45,7 +45,8 @@ def train_parser() -> argparse.ArgumentParser:
     _add(p, "--iql-expectile", dest="expectile", type=float, help="IQL expectile ζ (default 0.9)")
     _add(p, "--temperature", "--awac-lambda", dest="temperature", type=float,
          help="λ in the actor weights exp(A/λ), IQL and AWAC (default 0.1)")
-    _add(p, "--seed", dest="seeds", type=int, nargs="+", help="one or more seeds (default 1)")
+    _add(p, "--seed", dest="seeds", type=int, nargs="+",
+         help="one or more seeds (default 1); several train together in one batched engine")
     _add(p, "--num-timesteps", type=int,
          help=f"gradient steps (default {pm['num_timesteps']} PointMass, {am['num_timesteps']} AntMaze)")
     _add(p, "--eval-freq", type=int, help="evaluate every N gradient steps")
@@ -60,6 +61,8 @@ def train_parser() -> argparse.ArgumentParser:
     _add(p, "--gamma", "--discount", dest="gamma", type=float, help="discount γ")
     _add(p, "--hidden-size", type=int, help="MLP width")
     _add(p, "--device", help="auto (default), cpu, cuda or cuda:N")
+    _add(p, "--compile", choices=["auto", "on", "off"],
+         help="compile the update with torch.compile (auto: for runs of 10k+ steps; off: eager)")
     _add(p, "--blanks", help="where the six IQL blanks come from: solutions (default), stubs, a .py "
                              "file, a notebook, a folder of notebooks, or a module name")
     _add(p, "--resume", action="store_true", help="continue each seed from its last checkpoint")
@@ -80,8 +83,7 @@ def train_main(argv: list[str] | None = None) -> int:
         from iql_lib.train import train
 
         cfg = config_from_args(args)
-        for seed in cfg.seeds:
-            run_dir = train(cfg, seed, progress=not args.quiet)
+        for seed, run_dir in zip(cfg.seeds, train(cfg, progress=not args.quiet)):
             print(f"seed {seed}: {run_dir}")
     except KeyboardInterrupt:
         print("interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)

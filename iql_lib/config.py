@@ -43,6 +43,7 @@ class TrainConfig:
     log_freq: int = 500               # losses are read back from the device this often
 
     device: str = "auto"
+    compile: str = "auto"             # auto | on | off (auto: on for runs of 10k+ steps)
     blanks: str = "solutions"
     out: str = "runs"
     resume: bool = False
@@ -98,6 +99,7 @@ def validate_config(cfg: TrainConfig) -> None:
         (cfg.eval_freq > 0, "--eval-freq must be positive"),
         (cfg.eval_episodes > 0, "--eval-episodes must be positive"),
         (cfg.eval_mode in ("sample", "greedy"), "--eval-mode must be sample or greedy"),
+        (cfg.compile in ("auto", "on", "off"), "--compile must be auto, on or off"),
         (len(cfg.seeds) == len(set(cfg.seeds)) and cfg.seeds, "--seed needs distinct values"),
         (cfg.filter_top_percent is None or 0 < cfg.filter_top_percent <= 100,
          "--filter-top-percent must lie in (0, 100]"),

@@ -1,7 +1,8 @@
 """The course's stitching experiment (P2.3), run end to end: `iql-demo stitching`.
 
 IQL (ζ = 0.9), IQL (ζ = 0.2) and filtered BC (top 10 %) train on the shipped PointMass
-stitching dataset, several seeds each, in parallel worker processes. The summary
+stitching dataset; each method trains all its seeds batched in one worker process, and
+the methods share the cores. The summary
 compares each method's final evaluation with the dataset's best and mean trajectory
 returns, and draws trajectories and learning curves.
 """
@@ -41,7 +42,10 @@ def stitching_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-episodes", type=int, default=None, help="episodes per evaluation (default 20)")
     p.add_argument("--eval-mode", choices=["sample", "greedy"], default=None)
     p.add_argument("--offline-dataset", default=None, help="dataset (default: the shipped one)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs (default: cores)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="methods trained in parallel processes (default: one per core)")
+    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                   help="compile the update (auto: for runs of 10k+ steps)")
     p.add_argument("--runs-dir", default="runs/stitching", help="where the run directories go")
     p.add_argument("--out", default="results/stitching", help="where the summary and figures go")
     p.add_argument("--blanks", default="solutions", help="where the six IQL blanks come from")
@@ -49,15 +53,13 @@ def stitching_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_job(job: dict, progress_queue) -> str:
-    """Worker: train one (method, seed); reports progress through `progress_queue`."""
+def _run_job(job: dict, progress_queue) -> None:
+    """Worker: train one method, all its seeds batched; reports progress to `progress_queue`."""
     from iql_lib.train import train
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(job["threads"])
     cfg = make_config(ENV_NAME, **job["config"])
-    run_dir = train(cfg, job["seed"], progress=False,
-                    on_log=lambda step, _: progress_queue.put((job["key"], step)))
-    return str(run_dir)
+    train(cfg, progress=False, on_log=lambda step, _: progress_queue.put((job["method"], step)))
 
 
 def _finished(run_dir: Path, num_timesteps: int) -> bool:
@@ -71,49 +73,49 @@ def run_stitching(args: argparse.Namespace) -> dict:
     dataset = args.offline_dataset or env_spec(ENV_NAME).default_dataset
     jobs = []
     for method, knobs in STITCHING_METHODS.items():
-        for seed in args.seeds:
-            config = dict(knobs, exp_name=method, offline_dataset=dataset, out=args.runs_dir,
-                          num_timesteps=args.num_timesteps, eval_freq=args.eval_freq,
-                          eval_episodes=args.eval_episodes, eval_mode=args.eval_mode,
-                          blanks=args.blanks, resume=True)
-            cfg = make_config(ENV_NAME, **config)
-            run_dir = Path(cfg.out) / cfg.run_name(seed)
-            if args.fresh and run_dir.exists():
-                for f in run_dir.iterdir():
-                    f.unlink()
-            jobs.append(dict(key=(method, seed), config=config, seed=seed, run_dir=run_dir,
-                             steps=cfg.num_timesteps))
+        config = dict(knobs, exp_name=method, offline_dataset=dataset, out=args.runs_dir,
+                      seeds=args.seeds, num_timesteps=args.num_timesteps, eval_freq=args.eval_freq,
+                      eval_episodes=args.eval_episodes, eval_mode=args.eval_mode,
+                      blanks=args.blanks, compile=args.compile, resume=True)
+        cfg = make_config(ENV_NAME, **config)
+        run_dirs = [Path(cfg.out) / cfg.run_name(seed) for seed in cfg.seeds]
+        if args.fresh:
+            for f in [f for d in run_dirs if d.exists() for f in d.iterdir()]:
+                f.unlink()
+        jobs.append(dict(method=method, config=config, seeds=cfg.seeds, run_dirs=run_dirs,
+                         steps=cfg.num_timesteps))
 
-    todo = [j for j in jobs if not _finished(j["run_dir"], j["steps"])]
-    total = sum(j["steps"] for j in todo)
-    print(f"stitching: {len(jobs)} runs ({len(todo)} to train) on {ENV_NAME}, "
-          f"{args.workers} worker(s)")
+    todo = [j for j in jobs if not all(_finished(d, j["steps"]) for d in j["run_dirs"])]
+    print(f"stitching: {len(jobs)} methods × {len(args.seeds)} seeds ({len(todo)} methods to train) "
+          f"on {ENV_NAME}, {args.workers} worker(s)")
     if todo:
-        _train_in_parallel(todo, args.workers, total)
+        _train_in_parallel(todo, args.workers)
     summary = summarise(jobs, dataset, Path(args.out))
     print((Path(args.out) / "summary.md").read_text())
     print(f"wrote {args.out}/summary.json, summary.md and figures")
     return summary
 
 
-def _train_in_parallel(jobs: list[dict], workers: int, total_steps: int) -> None:
+def _train_in_parallel(jobs: list[dict], workers: int) -> None:
     import multiprocessing as mp
 
+    workers = max(1, min(workers, len(jobs)))
+    threads = max(1, (os.cpu_count() or 1) // workers)
     context = mp.get_context("spawn")  # fresh interpreters: no inherited torch threads
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
         progress = manager.Queue()
-        futures = [pool.submit(_run_job, {k: job[k] for k in ("key", "config", "seed")}, progress)
-                   for job in jobs]
-        done_steps = {job["key"]: 0 for job in jobs}
-        with tqdm(total=total_steps, desc="training", unit="step", dynamic_ncols=True) as bar:
+        futures = [pool.submit(_run_job, dict(method=j["method"], config=j["config"], threads=threads),
+                               progress) for j in jobs]
+        done_steps = {job["method"]: 0 for job in jobs}
+        total = sum(job["steps"] for job in jobs)
+        with tqdm(total=total, desc="training", unit="step", dynamic_ncols=True) as bar:
             while not all(f.done() for f in futures):
                 try:
-                    key, step = progress.get(timeout=0.5)
+                    method, step = progress.get(timeout=0.5)
                 except queue.Empty:
                     continue
-                bar.update(step - done_steps[key])
-                done_steps[key] = step
-                bar.set_postfix(runs_done=sum(f.done() for f in futures))
+                bar.update(step - done_steps[method])
+                done_steps[method] = step
         for future in futures:
             future.result()  # re-raise a worker's error here
 
@@ -137,22 +139,23 @@ def summarise(jobs: list[dict], dataset: str, out: Path) -> dict:
                            "best_return": float(returns.max()), "mean_return": float(returns.mean())},
                "runs": {}}
     curves, modes = {}, {}
-    for method in STITCHING_METHODS:
-        method_jobs = [j for j in jobs if j["key"][0] == method]
+    for job in jobs:
+        method = job["method"]
         finals, maxes, curve = [], [], []
-        for job in method_jobs:
-            evals = [m for m in read_metrics(job["run_dir"] / "metrics.jsonl") if METRIC in m]
+        for run_dir in job["run_dirs"]:
+            evals = [m for m in read_metrics(run_dir / "metrics.jsonl") if METRIC in m]
             finals.append(evals[-1][METRIC])
             maxes.append(evals[-1]["Eval_MaxReturn"])
             curve.append([m[METRIC] for m in evals])
             steps = [m["step"] for m in evals]
         mean, std = _stats(finals)
         max_mean, max_std = _stats(maxes)
-        summary["runs"][method] = {"seeds": [j["seed"] for j in method_jobs], "final_returns": finals,
+        summary["runs"][method] = {"seeds": job["seeds"], "final_returns": finals,
                                    "max_returns": maxes, "mean": mean, "std": std,
                                    "max_mean": max_mean, "max_std": max_std}
         curves[method] = (np.array(steps), np.array(curve))
-        modes[method] = _final_policies(method, method_jobs, data, env, out / f"trajectories_{method}.png")
+        modes[method] = _final_policies(method, job["run_dirs"], data, env,
+                                        out / f"trajectories_{method}.png")
 
     plot_learning_curves(curves, out / "learning_curves.png", title=f"Stitching on {ENV_NAME}",
                          reference_lines={"dataset best": summary["dataset"]["best_return"],
@@ -162,7 +165,7 @@ def summarise(jobs: list[dict], dataset: str, out: Path) -> dict:
     return summary
 
 
-def _final_policies(method, jobs, data, env, path: Path, episodes: int = 100,
+def _final_policies(method, run_dirs, data, env, path: Path, episodes: int = 100,
                     episodes_drawn_per_seed: int = 5) -> dict[str, float]:
     """Roll out every seed's final policy in both evaluation modes.
 
@@ -172,22 +175,23 @@ def _final_policies(method, jobs, data, env, path: Path, episodes: int = 100,
     """
     from iql_lib.evaluate import evaluate_pointmass
     from iql_lib.plots import plot_trajectories
-    from iql_lib.train import load_agent
+    from iql_lib.train import load_policy
 
     returns = {"sample": [], "greedy": []}
     drawn = []
-    for job in jobs:
-        agent, cfg, seed, _ = load_agent(job["run_dir"])
+    for run_dir in run_dirs:
+        engine, cfg, seed, _ = load_policy(run_dir)
         for mode in returns:
-            result = evaluate_pointmass(lambda obs: agent.act(obs, mode == "greedy"), env, episodes,
-                                        seed=10_000 + seed)
+            generator = torch.Generator().manual_seed(10_000 + seed)
+            result = evaluate_pointmass(lambda obs: engine.act(0, obs, mode == "greedy", generator),
+                                        env, episodes, seed=10_000 + seed)
             returns[mode].append(result.returns.mean())
             if mode == cfg.eval_mode:
                 drawn += result.trajectories[:episodes_drawn_per_seed]
     background = [env.dynamics.positions_from_observations(data.observations[a:b])
                   for a, b in data.episode_bounds()]
     plot_trajectories(env.maze, drawn, path, background=background,
-                      title=f"{method}: {len(jobs)} seeds × {episodes_drawn_per_seed} rollouts")
+                      title=f"{method}: {len(run_dirs)} seeds × {episodes_drawn_per_seed} rollouts")
     return {mode: float(np.mean(values)) for mode, values in returns.items()}
 
 

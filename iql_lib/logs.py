@@ -80,7 +80,8 @@ class RunLogger:
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
 
-    def load_checkpoint(self, map_location=None) -> dict | None:
+    def load_checkpoint(self) -> dict | None:
+        """The latest checkpoint (tensors on the CPU), or None before the first one."""
         if not self.checkpoint_path.exists():
             return None
-        return torch.load(self.checkpoint_path, map_location=map_location, weights_only=False)
+        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)

@@ -1,15 +1,21 @@
-"""Networks: plain MLPs, twin Q-functions, and the two policy heads.
+"""Networks as templates plus flat parameter vectors.
+
+The engine keeps every network's parameters in one flat vector per seed (`[P]`, or
+`[S, P]` for S seeds), so an optimiser step is a few whole-vector operations and a
+compiled step has few inputs. `FlatNet` pairs a module template with the layout of its
+flat vector and calls the template with any vector, e.g. inside `torch.func.vmap`.
 
 Discrete envs use a Q-network with one output per action and a categorical policy;
-continuous envs use Q(s, a) on the concatenated input and a Gaussian policy with a
-tanh-squashed mean and a state-independent log-std. Distributions skip argument
-validation: it costs time every step, and a NaN is caught by the trainer's loss check.
+continuous envs use Q(s, a) on the concatenated input and a Gaussian policy whose mean
+is tanh-squashed and whose log-std is a state-independent parameter.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
-from torch.distributions import Categorical, Independent, Normal
+from torch.func import functional_call
 
 
 def mlp(in_dim: int, out_dim: int, hidden_size: int, n_layers: int) -> nn.Sequential:
@@ -20,14 +26,38 @@ def mlp(in_dim: int, out_dim: int, hidden_size: int, n_layers: int) -> nn.Sequen
     return nn.Sequential(*layers)
 
 
+class FlatNet:
+    """A module template whose parameters live in a flat vector."""
+
+    def __init__(self, template: nn.Module):
+        self.template = template
+        self.names, self.shapes, self.sizes = [], [], []
+        for name, p in template.named_parameters():
+            self.names.append(name)
+            self.shapes.append(p.shape)
+            self.sizes.append(p.numel())
+        self.size = sum(self.sizes)
+
+    @staticmethod
+    def flatten(module: nn.Module) -> torch.Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+
+    def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        chunks = torch.split(theta, self.sizes, dim=-1)
+        return {n: c.reshape(*theta.shape[:-1], *s) for n, c, s in zip(self.names, chunks, self.shapes)}
+
+    def __call__(self, theta: torch.Tensor, *inputs):
+        return functional_call(self.template, self.unflatten(theta), inputs)
+
+
 class QNetwork(nn.Module):
     """Q(s, a) → [B]. Discrete: one head per action, picked by the integer action."""
 
     def __init__(self, ob_dim: int, ac_dim: int, discrete: bool, hidden_size: int, n_layers: int):
         super().__init__()
         self.discrete = discrete
-        in_dim = ob_dim if discrete else ob_dim + ac_dim
-        self.net = mlp(in_dim, ac_dim if discrete else 1, hidden_size, n_layers)
+        self.net = mlp(ob_dim if discrete else ob_dim + ac_dim, ac_dim if discrete else 1,
+                       hidden_size, n_layers)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         if self.discrete:
@@ -35,59 +65,76 @@ class QNetwork(nn.Module):
         return self.net(torch.cat([obs, actions], dim=-1)).squeeze(-1)
 
 
-class TwinQ(nn.Module):
-    """Two independent Q-networks evaluated together."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-        self.q1 = QNetwork(*args, **kwargs)
-        self.q2 = QNetwork(*args, **kwargs)
-
-    def forward(self, obs, actions) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.q1(obs, actions), self.q2(obs, actions)
-
-    def min(self, obs, actions) -> torch.Tensor:
-        return torch.minimum(*self(obs, actions))
-
-
 class CategoricalPolicy(nn.Module):
+    """π(a|s) = softmax(logits(s)); its head is the logits."""
+
+    discrete = True
+
     def __init__(self, ob_dim: int, n_actions: int, hidden_size: int, n_layers: int):
         super().__init__()
         self.logits = mlp(ob_dim, n_actions, hidden_size, n_layers)
+        self.noise_dim = n_actions
 
-    def forward(self, obs: torch.Tensor) -> Categorical:
-        return Categorical(logits=self.logits(obs), validate_args=False)
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.logits(obs)
 
-    def log_prob(self, obs, actions) -> torch.Tensor:
-        return self(obs).log_prob(actions.long())
+    @staticmethod
+    def log_prob(head: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(head, dim=-1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
 
-    def act(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
-        dist = self(obs)
-        return dist.probs.argmax(-1) if greedy else dist.sample()
+    @staticmethod
+    def sample(head: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Gumbel-max: argmax(logits + g) with g ~ Gumbel(0, 1) is a sample of π."""
+        return torch.argmax(head + noise, dim=-1)
+
+    @staticmethod
+    def mode(head: torch.Tensor) -> torch.Tensor:
+        return torch.argmax(head, dim=-1)
+
+    @staticmethod
+    def draw_noise(shape, generator: torch.Generator, device) -> torch.Tensor:
+        u = torch.rand(shape, generator=generator, device=device).clamp_(1e-10, 1.0 - 1e-7)
+        return -torch.log(-torch.log(u))
 
 
 class GaussianPolicy(nn.Module):
-    """N(tanh(μ(s)), σ²) with a learned state-independent log σ; actions clipped to [−1, 1]."""
+    """π(a|s) = N(tanh(μ(s)), σ²), σ a learned state-independent vector; its head is
+    `[mean, log_std]` concatenated, so acting and likelihoods need one forward."""
+
+    discrete = False
+    LOG_STD_RANGE = (-5.0, 2.0)
 
     def __init__(self, ob_dim: int, ac_dim: int, hidden_size: int, n_layers: int):
         super().__init__()
         self.mean = mlp(ob_dim, ac_dim, hidden_size, n_layers)
         self.log_std = nn.Parameter(torch.zeros(ac_dim))
+        self.noise_dim = ac_dim
 
-    def forward(self, obs: torch.Tensor) -> Independent:
-        std = self.log_std.clamp(-5.0, 2.0).exp()
-        return Independent(Normal(torch.tanh(self.mean(obs)), std, validate_args=False), 1,
-                           validate_args=False)
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        mean = torch.tanh(self.mean(obs))
+        log_std = self.log_std.clamp(*self.LOG_STD_RANGE).expand_as(mean)
+        return torch.cat([mean, log_std], dim=-1)
 
-    def log_prob(self, obs, actions) -> torch.Tensor:
-        return self(obs).log_prob(actions)
+    @staticmethod
+    def log_prob(head: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        mean, log_std = head.chunk(2, dim=-1)
+        z = (actions - mean) * torch.exp(-log_std)
+        return (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
-    def act(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
-        dist = self(obs)
-        action = dist.mean if greedy else dist.sample()
-        return action.clamp(-1.0, 1.0)
+    @staticmethod
+    def sample(head: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        mean, log_std = head.chunk(2, dim=-1)
+        return (mean + torch.exp(log_std) * noise).clamp(-1.0, 1.0)
+
+    @staticmethod
+    def mode(head: torch.Tensor) -> torch.Tensor:
+        return head.chunk(2, dim=-1)[0]
+
+    @staticmethod
+    def draw_noise(shape, generator: torch.Generator, device) -> torch.Tensor:
+        return torch.randn(shape, generator=generator, device=device)
 
 
-def make_policy(ob_dim: int, ac_dim: int, discrete: bool, hidden_size: int, n_layers: int):
+def make_policy(ob_dim: int, ac_dim: int, discrete: bool, hidden_size: int, n_layers: int) -> nn.Module:
     cls = CategoricalPolicy if discrete else GaussianPolicy
     return cls(ob_dim, ac_dim, hidden_size, n_layers)

@@ -7,7 +7,6 @@ library (numpy or plain torch arithmetic), never against the reference blanks th
 from __future__ import annotations
 
 import ast
-import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -17,9 +16,10 @@ import pytest
 import torch
 from torch import nn
 
-from iql_lib.algos import make_agent
+from iql_lib.algos import make_algorithm
 from iql_lib.algos.blanks import BLANK_CHAPTERS, BLANK_NAMES, STUBS, BlankError, Blanks, load_blanks
 from iql_lib.config import make_config
+from iql_lib.engine import Engine
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS_FILE = REPO / "solutions" / "blanks.py"
@@ -312,7 +312,7 @@ def test_stubs_name_blank_and_chapter(number, name):
 def test_iql_with_stubs_fails_at_the_value_network():
     cfg = make_config(algo="iql", hidden_size=8)
     with pytest.raises(NotImplementedError, match="make_value_network"):
-        make_agent("iql", 2, 5, True, cfg, blanks=STUBS)
+        make_algorithm("iql", 2, 5, True, cfg, blanks=STUBS)
 
 
 # --- 9. load_blanks ------------------------------------------------------------------
@@ -441,53 +441,57 @@ def _batch(ob_dim, ac_dim, discrete, size=8):
             "terminals": (torch.arange(size) % 3 == 0).float()}
 
 
-def _params(module: nn.Module) -> list[torch.Tensor]:
-    return [p.detach().clone() for p in module.parameters()]
+def _engine(ob_dim, ac_dim, discrete):
+    cfg = make_config(algo="iql", hidden_size=16)
+    algo = make_algorithm("iql", ob_dim, ac_dim, discrete, cfg, blanks=load_blanks("solutions"))
+    return Engine(algo, [1], torch.device("cpu"), compile=False), cfg
+
+
+def _networks(engine) -> dict[str, torch.Tensor]:
+    return {k: v[0].clone() for k, v in engine.state.items() if not k.endswith("_opt")}
 
 
 @pytest.mark.parametrize("ob_dim,ac_dim,discrete", [(2, 5, True), (3, 2, False)],
                          ids=["discrete", "continuous"])
 def test_iql_update_with_reference_blanks(ob_dim, ac_dim, discrete):
-    cfg = make_config(algo="iql", hidden_size=16)
-    agent = make_agent("iql", ob_dim, ac_dim, discrete, cfg, blanks=load_blanks("solutions"))
+    engine, cfg = _engine(ob_dim, ac_dim, discrete)
     batch = _batch(ob_dim, ac_dim, discrete)
-    old = copy.deepcopy(agent)
+    old = _networks(engine)
 
-    metrics = agent.update(batch)
+    metrics = engine.step({k: v[None] for k, v in batch.items()}, None)
+    new = _networks(engine)
 
     assert {"Critic_V_Loss", "Critic_Q_Loss", "Actor_Loss"} <= set(metrics)
     assert all(torch.isfinite(value).all() for value in metrics.values())
     for name in ("v_net", "q_net", "policy"):
-        for before, after in zip(_params(getattr(old, name)), _params(getattr(agent, name))):
-            assert not torch.equal(before, after), f"{name} did not move"
+        assert not torch.equal(old[name], new[name]), f"{name} did not move"
     tau = cfg.polyak_tau
-    for target_old, target_new, online_new in zip(_params(old.q_target), _params(agent.q_target),
-                                                  _params(agent.q_net)):
-        torch.testing.assert_close(target_new, target_old + tau * (online_new - target_old),
-                                   rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(new["q_target"], old["q_target"] + tau * (new["q_net"] - old["q_target"]),
+                               rtol=1e-6, atol=1e-7)
 
 
 def test_iql_update_metrics_match_closed_forms():
     """Order of one step (SPEC): V from target Q; actor from online Q and the *new* V;
     Q toward r + γ(1 − d)V(s') with the new V; only then the Polyak step."""
-    cfg = make_config(algo="iql", hidden_size=16)
-    agent = make_agent("iql", 2, 5, True, cfg, blanks=load_blanks("solutions"))
+    engine, cfg = _engine(2, 5, True)
+    algo = engine.algo
     b = _batch(2, 5, True)
-    old = copy.deepcopy(agent)
-    metrics = agent.update(b)
+    old = _networks(engine)
+    metrics = {k: v[0] for k, v in engine.step({k: v[None] for k, v in b.items()}, None).items()}
+    new = _networks(engine)
 
     obs, actions = b["obs"], b["actions"]
     with torch.no_grad():
-        d = old.q_target.min(obs, actions) - old.v_net(obs)[:, 0]
+        d = algo.q.min(old["q_target"], obs, actions) - algo.v(old["v_net"], obs)
         w = torch.abs(cfg.expectile - (d < 0).float())
         v_loss = (w * d**2).mean()
 
-        adv = old.q_net.min(obs, actions) - agent.v_net(obs)[:, 0]
+        adv = algo.q.min(old["q_net"], obs, actions) - algo.v(new["v_net"], obs)
         weights = torch.exp(adv / cfg.temperature).clamp(max=cfg.max_weight)
-        actor = -(weights * old.policy.log_prob(obs, actions)).mean()
+        actor = -(weights * algo.log_prob(old["policy"], obs, actions)).mean()
 
-        y = b["rewards"] + cfg.gamma * (1 - b["terminals"]) * agent.v_net(b["next_obs"])[:, 0]
-        q1, q2 = old.q_net(obs, actions)
+        y = b["rewards"] + cfg.gamma * (1 - b["terminals"]) * algo.v(new["v_net"], b["next_obs"])
+        q1, q2 = algo.q(old["q_net"], obs, actions)
         q_loss = (((q1 - y) ** 2).mean() + ((q2 - y) ** 2).mean()) / 2
 
     torch.testing.assert_close(metrics["Critic_V_Loss"], v_loss)

@@ -61,4 +61,4 @@ def test_figures_and_markdown_are_written(demo):
 def test_a_rerun_reuses_finished_runs(demo, capsys):
     args, summary, _ = demo
     assert run_stitching(args) == summary
-    assert "(0 to train)" in capsys.readouterr().out
+    assert "(0 methods to train)" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from iql_lib.config import make_config
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec, make_env
 from iql_lib.logs import read_eval_csv, read_metrics
-from iql_lib.train import TrainingDiverged, load_agent, load_training_data, train
+from iql_lib.train import TrainingDiverged, load_policy, load_training_data, train
 
 DATASET = env_spec("PointmassMedium-v0").default_dataset
 BIN = Path(sys.executable).parent
@@ -39,7 +39,7 @@ def test_iql_beats_the_best_dataset_trajectory(tmp_path):
     torch.set_num_threads(1)
     cfg = short_config(tmp_path, algo="iql", expectile=0.9, num_timesteps=20_000, eval_freq=20_000,
                        eval_episodes=50, log_freq=1000)
-    run_dir = train(cfg, seed=1, progress=False)
+    (run_dir,) = train(cfg, seeds=[1], progress=False)
     final = read_metrics(run_dir / "metrics.jsonl")[-1]
     assert final["Eval_AverageReturn"] > dataset_best_return() + 5
     assert final["Eval_SuccessRate"] > 0.9
@@ -47,16 +47,16 @@ def test_iql_beats_the_best_dataset_trajectory(tmp_path):
 
 @pytest.mark.parametrize("algo", ["iql", "awac", "bc"])
 def test_same_seed_same_csv(tmp_path, algo):
-    first = train(short_config(tmp_path / "a", algo=algo), seed=3, progress=False)
-    second = train(short_config(tmp_path / "b", algo=algo), seed=3, progress=False)
-    other = train(short_config(tmp_path / "c", algo=algo), seed=4, progress=False)
+    (first,) = train(short_config(tmp_path / "a", algo=algo), seeds=[3], progress=False)
+    (second,) = train(short_config(tmp_path / "b", algo=algo), seeds=[3], progress=False)
+    (other,) = train(short_config(tmp_path / "c", algo=algo), seeds=[4], progress=False)
     assert (first / "eval.csv").read_text() == (second / "eval.csv").read_text()
     assert (first / "metrics.jsonl").read_text() == (second / "metrics.jsonl").read_text()
     assert (first / "metrics.jsonl").read_text() != (other / "metrics.jsonl").read_text()
 
 
 def test_run_directory_layout_and_csv_shape(tmp_path):
-    run_dir = train(short_config(tmp_path, algo="iql", exp_name="demo"), seed=2, progress=False)
+    (run_dir,) = train(short_config(tmp_path, algo="iql", exp_name="demo"), seeds=[2], progress=False)
     assert run_dir.name == "demo_PointmassMedium-v0_seed2"
     assert {p.name for p in run_dir.iterdir()} >= {"config.json", "metrics.jsonl", "eval.csv",
                                                     "checkpoint.pt", "eval_last_traj.png"}
@@ -127,12 +127,12 @@ def _nan_after(steps: int) -> Blanks:
 def test_nan_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path):
     cfg = short_config(tmp_path, num_timesteps=1000)
     with pytest.raises(TrainingDiverged, match=r"Critic_V_Loss became nan by step 300"):
-        train(cfg, seed=1, blanks=_nan_after(250), progress=False)
+        train(cfg, seeds=[1], blanks=_nan_after(250), progress=False)
     run_dir = tmp_path / cfg.run_name(1)
     assert read_eval_csv(run_dir / "eval.csv")[0] == [0, 200]
     assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["step"] == 200
-    agent, *_ = load_agent(run_dir)
-    assert all(torch.isfinite(p).all() for p in agent.parameters())
+    engine, *_ = load_policy(run_dir)
+    assert all(torch.isfinite(engine.state[k]).all() for k in ("policy", "v_net", "q_net", "q_target"))
 
 
 def test_cli_accepts_course_spellings_and_several_seeds(tmp_path, capsys):

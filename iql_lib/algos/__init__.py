@@ -1,5 +1,6 @@
 """Offline RL algorithms, one module each: BC (and filtered BC), AWAC, IQL."""
 from iql_lib.algos.awac import AWAC
+from iql_lib.algos.base import Algorithm
 from iql_lib.algos.bc import BC
 from iql_lib.algos.blanks import Blanks, BlankError, load_blanks
 from iql_lib.algos.iql import IQL
@@ -7,8 +8,9 @@ from iql_lib.algos.iql import IQL
 ALGOS = {"bc": BC, "awac": AWAC, "iql": IQL}
 
 
-def make_agent(algo: str, ob_dim: int, ac_dim: int, discrete: bool, cfg, blanks: Blanks | None = None):
-    """Build an agent; IQL needs `blanks`, the baselines ignore them."""
+def make_algorithm(algo: str, ob_dim: int, ac_dim: int, discrete: bool, cfg,
+                   blanks: Blanks | None = None) -> Algorithm:
+    """Build an algorithm; IQL needs `blanks`, the baselines ignore them."""
     if algo not in ALGOS:
         raise ValueError(f"unknown algo {algo!r}; choose from {sorted(ALGOS)}")
     if algo == "iql":
@@ -18,4 +20,5 @@ def make_agent(algo: str, ob_dim: int, ac_dim: int, discrete: bool, cfg, blanks:
     return ALGOS[algo](ob_dim, ac_dim, discrete, cfg)
 
 
-__all__ = ["AWAC", "BC", "IQL", "Blanks", "BlankError", "load_blanks", "make_agent", "ALGOS"]
+__all__ = ["AWAC", "BC", "IQL", "Algorithm", "Blanks", "BlankError", "load_blanks",
+           "make_algorithm", "ALGOS"]

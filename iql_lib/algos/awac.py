@@ -1,18 +1,18 @@
 """AWAC (Nair et al., 2020): the baseline whose TD target queries the policy's actions.
 
-Critic: y = r + γ(1 − d) min Q̄(s', a') with a' ~ π(·|s').
-Actor:  advantage A = min Q(s, a) − min Q(s, a_π) with one a_π ~ π(·|s), then
-        −mean(exp(A/λ) · log π(a|s)) over dataset actions.
+Each step, in this order:
+1. Critic: both Qs toward y = r + γ(1 − d) min Q̄(s', a') with a' ~ π(·|s').
+2. Actor: advantage A = min Q(s, a) − min Q(s, a_π) with one a_π ~ π(·|s), then
+   −mean(exp(A/λ) · log π(a|s)) over dataset actions, the weights clamped.
+3. Polyak update of the target Qs.
+The two policy samples come in as `noise` (drawn from the seed's own generator), so the
+update is a pure function and seeds stay independent when batched.
 """
 from __future__ import annotations
 
-import copy
-
 import torch
-from torch.nn import functional as F
 
-from iql_lib.algos.base import OfflineAgent, polyak_update
-from iql_lib.nets import TwinQ
+from iql_lib.algos.base import Algorithm, TwinQ
 
 
 def advantage_weighted_loss(log_prob, adv, temperature: float, max_weight: float):
@@ -21,34 +21,48 @@ def advantage_weighted_loss(log_prob, adv, temperature: float, max_weight: float
     return -(weights * log_prob).mean()
 
 
-class AWAC(OfflineAgent):
+class AWAC(Algorithm):
+    trained = ("policy", "q_net")
+    noise_draws = 2
+
     def __init__(self, ob_dim, ac_dim, discrete, cfg):
         super().__init__(ob_dim, ac_dim, discrete, cfg)
-        self.q_net = TwinQ(ob_dim, ac_dim, discrete=discrete, hidden_size=cfg.hidden_size,
-                           n_layers=cfg.n_layers)
-        self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
-        self.add_optimizer("critic", self.q_net)
+        self.q = TwinQ(ob_dim, ac_dim, discrete, cfg)
 
-    def update(self, batch):
+    def build(self):
+        params = super().build()
+        params["q_net"] = self.q.build()
+        params["q_target"] = params["q_net"].clone()
+        return params
+
+    def step(self, state, batch, noise):
+        cfg, state = self.cfg, dict(state)
         obs, actions = batch["obs"], batch["actions"]
 
-        # critic: bootstrap on the policy's own next action (the OOD query IQL avoids)
+        # 1. critic: bootstrap on the policy's own next action (the OOD query IQL avoids)
         with torch.no_grad():
-            next_actions = self.policy(batch["next_obs"]).sample()
-            next_q = self.q_target.min(batch["next_obs"], next_actions)
-            y = batch["rewards"] + self.cfg.gamma * (1.0 - batch["terminals"]) * next_q
-        q1, q2 = self.q_net(obs, actions)
-        q1_loss, q2_loss = F.mse_loss(q1, y), F.mse_loss(q2, y)
-        self.step("critic", q1_loss + q2_loss)
+            next_actions = self.sample(state["policy"], batch["next_obs"], noise[0])
+            next_q = self.q.min(state["q_target"], batch["next_obs"], next_actions)
+            y = batch["rewards"] + cfg.gamma * (1.0 - batch["terminals"]) * next_q
 
-        # actor: one-sample advantage against the policy's action
+        def critic_loss(theta):
+            q = self.q(theta, obs, actions)
+            return ((q - y) ** 2).mean(dim=-1).sum(), q
+
+        critic_loss, q = self.descend(critic_loss, state, "q_net", has_aux=True)
+
+        # 2. actor: one-sample advantage against the policy's action
         with torch.no_grad():
-            policy_actions = self.policy(obs).sample()
-            adv = self.q_net.min(obs, actions) - self.q_net.min(obs, policy_actions)
-        actor_loss = advantage_weighted_loss(self.policy.log_prob(obs, actions), adv,
-                                             self.cfg.temperature, self.cfg.max_weight)
-        self.step("actor", actor_loss)
+            policy_actions = self.sample(state["policy"], obs, noise[1])
+            adv = self.q.min(state["q_net"], obs, actions) - self.q.min(state["q_net"], obs, policy_actions)
 
-        polyak_update(self.q_target, self.q_net, self.cfg.polyak_tau)
-        return {"Critic_Q_Loss": (q1_loss + q2_loss).detach() / 2, "Actor_Loss": actor_loss.detach(),
-                "Q_Mean": q1.detach().mean(), "Advantage_Mean": adv.mean()}
+        def actor_loss(theta):
+            log_prob = self.log_prob(theta, obs, actions)
+            return advantage_weighted_loss(log_prob, adv, cfg.temperature, cfg.max_weight)
+
+        actor_loss = self.descend(actor_loss, state, "policy")
+
+        # 3. target Qs trail the online Qs
+        state["q_target"] = torch.lerp(state["q_target"], state["q_net"], cfg.polyak_tau)
+        return state, {"Critic_Q_Loss": critic_loss / 2, "Actor_Loss": actor_loss,
+                       "Q_Mean": q[0].mean(), "Advantage_Mean": adv.mean()}

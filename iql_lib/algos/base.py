@@ -1,62 +1,77 @@
-"""What every offline agent shares: the policy, optimiser steps, acting, checkpoints."""
+"""What every algorithm shares: its networks as flat vectors and a pure update.
+
+An `Algorithm` describes ONE seed: `init_state(seed)` builds the initial parameters and
+optimiser states, and `step(state, batch, noise)` returns the next state and the step's
+metrics without side effects. The engine (`iql_lib/engine.py`) runs that step for many
+seeds at once with `torch.func.vmap` and, optionally, compiles it.
+"""
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch.func import vmap
 
 from iql_lib.config import TrainConfig
-from iql_lib.nets import make_policy
+from iql_lib.nets import FlatNet, QNetwork, make_policy
+from iql_lib.optim import adam_init, descend
 
 
-class OfflineAgent(nn.Module):
-    """Base class. Subclasses build their networks and implement `update(batch)`.
-
-    `update` takes a minibatch dict (`obs`, `actions`, `rewards`, `next_obs`,
-    `terminals`) and returns a dict of detached scalar tensors; it never calls `.item()`,
-    so the device is not synchronised inside a step.
-    """
+class Algorithm:
+    trained = ("policy",)  # networks with an optimiser; the others are targets
+    noise_draws = 0        # policy samples the update needs per transition (AWAC: 2)
 
     def __init__(self, ob_dim: int, ac_dim: int, discrete: bool, cfg: TrainConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.discrete = discrete
-        self.policy = make_policy(ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.add_optimizer("actor", self.policy)
+        self.ob_dim, self.ac_dim, self.discrete, self.cfg = ob_dim, ac_dim, discrete, cfg
+        self.policy_template = make_policy(ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
+        self.policy = FlatNet(self.policy_template)
 
-    def add_optimizer(self, name: str, module: nn.Module) -> None:
-        self.optimizers[name] = torch.optim.Adam(module.parameters(), lr=self.cfg.learning_rate,
-                                                 foreach=True)
+    # --- parameters --------------------------------------------------------------
 
-    def step(self, name: str, loss: torch.Tensor) -> None:
-        """One optimiser step on `loss` with gradient-norm clipping."""
-        optimizer = self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-        optimizer.step()
+    def build(self) -> dict[str, torch.Tensor]:
+        """Fresh parameters for every network, drawn from torch's global RNG."""
+        return {"policy": FlatNet.flatten(make_policy(self.ob_dim, self.ac_dim, self.discrete,
+                                                      self.cfg.hidden_size, self.cfg.n_layers))}
 
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
-        return self.policy.act(obs, greedy)
+    def init_state(self, seed: int) -> dict[str, torch.Tensor]:
+        """Parameters seeded by `seed`, each trained one with its Adam state."""
+        torch.manual_seed(seed)
+        state = self.build()
+        for name in [n for n in state if n in self.trained]:
+            state[f"{name}_opt"] = adam_init(state[name])
+        return state
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # --- pieces the updates share ------------------------------------------------
+
+    def descend(self, loss_fn, state: dict, name: str, has_aux: bool = False):
+        """One clipped Adam step on network `name` in `state`; returns the loss (and aux)."""
+        state[name], state[f"{name}_opt"], loss, aux = descend(
+            loss_fn, state[name], state[f"{name}_opt"], self.cfg.learning_rate, self.cfg.grad_clip,
+            has_aux=has_aux)
+        return (loss, aux) if has_aux else loss
+
+    def log_prob(self, theta, obs, actions):
+        return self.policy_template.log_prob(self.policy(theta, obs), actions)
+
+    def sample(self, theta, obs, noise):
+        return self.policy_template.sample(self.policy(theta, obs), noise)
+
+    def step(self, state: dict, batch: dict, noise: torch.Tensor | None):
         raise NotImplementedError
 
-    def checkpoint_state(self) -> dict:
-        return {"model": self.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
 
-    def load_checkpoint_state(self, state: dict) -> None:
-        self.load_state_dict(state["model"])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
+class TwinQ:
+    """Two Q-networks as one: parameters stacked `[2, P]`, evaluated in one vmapped call."""
 
+    def __init__(self, ob_dim, ac_dim, discrete, cfg: TrainConfig):
+        self.args = (ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
+        self.net = FlatNet(QNetwork(*self.args))
+        self._both = vmap(self.net, in_dims=(0, None, None))
 
-@torch.no_grad()
-def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
-    """target ← (1 − τ) target + τ online."""
-    for p_target, p in zip(target.parameters(), online.parameters()):
-        p_target.lerp_(p, tau)
+    def build(self) -> torch.Tensor:
+        return torch.stack([FlatNet.flatten(QNetwork(*self.args)) for _ in range(2)])
 
+    def __call__(self, theta, obs, actions) -> torch.Tensor:
+        """Q1 and Q2 at (s, a): `[2, B]`."""
+        return self._both(theta, obs, actions)
+
+    def min(self, theta, obs, actions) -> torch.Tensor:
+        return self(theta, obs, actions).min(dim=0).values

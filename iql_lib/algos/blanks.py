@@ -12,6 +12,7 @@ import ast
 import importlib
 import importlib.util
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -201,8 +202,10 @@ def _definitions_from_notebooks(paths: list[Path]) -> dict:
 
 
 def _module_from_file(path: Path):
-    spec = importlib.util.spec_from_file_location(f"iql_blanks_{path.stem}", path)
+    name = f"iql_blanks_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # torch.compile looks functions' modules up by name
     spec.loader.exec_module(module)
     return module
 

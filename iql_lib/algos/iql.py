@@ -8,56 +8,84 @@ Each step, in this order (SPEC):
 3. Q update: both online Qs toward y = r + γ(1 − d) V(s') (blank 4).
 4. Polyak update of the target Qs.
 The six blanks are called through `self.blanks`; no action is sampled from the policy.
+The online Qs are evaluated once: step 2 reads their values, step 3 differentiates
+them (a vector-Jacobian product), which is what evaluating them twice would compute.
 """
 from __future__ import annotations
 
-import copy
+from functools import partial
 
 import torch
+from torch.func import grad_and_value, vjp
 
-from iql_lib.algos.base import OfflineAgent, polyak_update
+from iql_lib.algos.base import Algorithm, TwinQ
 from iql_lib.algos.blanks import Blanks
-from iql_lib.nets import TwinQ
+from iql_lib.nets import FlatNet
+from iql_lib.optim import adam_update
 
 
-class IQL(OfflineAgent):
+class IQL(Algorithm):
+    trained = ("policy", "v_net", "q_net")
+
     def __init__(self, ob_dim, ac_dim, discrete, cfg, blanks: Blanks):
         super().__init__(ob_dim, ac_dim, discrete, cfg)
         self.blanks = blanks.checked()
-        self.v_net = self.blanks.make_value_network(ob_dim, hidden_size=cfg.hidden_size,
-                                                    n_layers=cfg.n_layers)
-        self.q_net = TwinQ(ob_dim, ac_dim, discrete=discrete, hidden_size=cfg.hidden_size,
-                           n_layers=cfg.n_layers)
-        self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
-        self.add_optimizer("v", self.v_net)
-        self.add_optimizer("critic", self.q_net)
+        self.v_net = FlatNet(self._make_v_net())
+        self.q = TwinQ(ob_dim, ac_dim, discrete, cfg)
 
-    def update(self, batch):
+    def _make_v_net(self):
+        return self.blanks.make_value_network(self.ob_dim, hidden_size=self.cfg.hidden_size,
+                                              n_layers=self.cfg.n_layers)
+
+    def build(self):
+        params = super().build()
+        params["v_net"] = FlatNet.flatten(self._make_v_net())
+        params["q_net"] = self.q.build()
+        params["q_target"] = params["q_net"].clone()
+        return params
+
+    def v(self, theta, obs) -> torch.Tensor:
+        return self.v_net(theta, obs).squeeze(-1)
+
+    def step(self, state, batch, noise):
+        cfg, blanks, state = self.cfg, self.blanks, dict(state)
         obs, actions = batch["obs"], batch["actions"]
 
         # 1. V toward the ζ-expectile of target Q over dataset actions
         with torch.no_grad():
-            q_target = self.q_target.min(obs, actions)
-        v = self.v_net(obs).squeeze(-1)
-        v_loss = self.blanks.value_loss(q_target, v, self.cfg.expectile)
-        self.step("v", v_loss)
+            q_target = self.q.min(state["q_target"], obs, actions)
+
+        def v_loss(theta):
+            v = self.v(theta, obs)
+            return blanks.value_loss(q_target, v, cfg.expectile), v
+
+        v_loss, v = self.descend(v_loss, state, "v_net", has_aux=True)
 
         # 2. actor: advantage-weighted regression on dataset actions
+        q_sa, q_vjp = vjp(lambda theta: self.q(theta, obs, actions), state["q_net"])
         with torch.no_grad():
-            adv = self.blanks.estimate_advantage(self.q_net.min(obs, actions),
-                                                 self.v_net(obs).squeeze(-1))
-        actor_loss = self.blanks.actor_loss(self.policy.log_prob(obs, actions), adv,
-                                            self.cfg.temperature, max_weight=self.cfg.max_weight)
-        self.step("actor", actor_loss)
+            adv = blanks.estimate_advantage(q_sa.min(dim=0).values, self.v(state["v_net"], obs))
 
-        # 3. both Qs toward r + γ(1 − d) V(s')
-        q1, q2 = self.q_net(obs, actions)
-        q1_loss, q2_loss = self.blanks.q_losses(q1, q2, self.v_net, batch["next_obs"],
-                                                batch["rewards"], batch["terminals"], self.cfg.gamma)
-        self.step("critic", q1_loss + q2_loss)
+        def actor_loss(theta):
+            log_prob = self.log_prob(theta, obs, actions)
+            return blanks.actor_loss(log_prob, adv, cfg.temperature, max_weight=cfg.max_weight)
+
+        actor_loss = self.descend(actor_loss, state, "policy")
+
+        # 3. both Qs toward r + γ(1 − d) V(s'), V the one updated in step 1
+        v_net = partial(self.v_net, state["v_net"])
+
+        def q_loss(q):
+            q1_loss, q2_loss = blanks.q_losses(q[0], q[1], v_net, batch["next_obs"], batch["rewards"],
+                                               batch["terminals"], cfg.gamma)
+            return q1_loss + q2_loss
+
+        dloss_dq, q_loss = grad_and_value(q_loss)(q_sa)
+        (q_grad,) = q_vjp(dloss_dq)
+        state["q_net"], state["q_net_opt"] = adam_update(state["q_net"], q_grad, state["q_net_opt"],
+                                                         cfg.learning_rate, cfg.grad_clip)
 
         # 4. target Qs trail the online Qs
-        polyak_update(self.q_target, self.q_net, self.cfg.polyak_tau)
-        return {"Critic_V_Loss": v_loss.detach(), "Critic_Q_Loss": (q1_loss + q2_loss).detach() / 2,
-                "Actor_Loss": actor_loss.detach(), "V_Mean": v.detach().mean(),
-                "Q_Mean": q_target.mean(), "Advantage_Mean": adv.mean()}
+        state["q_target"] = torch.lerp(state["q_target"], state["q_net"], cfg.polyak_tau)
+        return state, {"Critic_V_Loss": v_loss, "Critic_Q_Loss": q_loss / 2, "Actor_Loss": actor_loss,
+                       "V_Mean": v.mean(), "Q_Mean": q_target.mean(), "Advantage_Mean": adv.mean()}
