@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.func import vmap
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_flatten, tree_map
 
 from iql_lib.algos import Algorithm
 from iql_lib.data import Transitions
@@ -91,16 +91,21 @@ class Engine:
             try:
                 # After the first compiled call no guard can fail (same shapes every step),
                 # so skip evaluating them: ~0.1 ms a step on a CPU.
+                if self.device.type == "cuda":
+                    torch.compiler.cudagraph_mark_step_begin()  # outputs feed the next step
                 with torch.compiler.set_stance(skip_guard_eval_unsafe=self.warm):
                     self.state, metrics = self.compiled_step(self.state, batch, noise)
                 self.warm = True
-                return metrics
-            except torch._dynamo.exc.TorchDynamoException as err:
-                print(f"torch.compile failed ({type(err).__name__}); continuing with the eager step",
-                      file=sys.stderr)
+                # CUDA-graph outputs are overwritten by the next replay; metrics wait for a log point
+                return {k: v.clone() for k, v in metrics.items()} if self.device.type == "cuda" else metrics
+            except Exception as err:  # a compiler problem, never the algorithm: step 1 ran eagerly
+                print(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
+                      f"continuing with the eager step", file=sys.stderr)
                 self.compile, self.compiled_step = False, None
         self.state, metrics = self.eager_step(self.state, batch, noise)
         if self.compile and self.compiled_step is None:  # the first step ran eagerly: blanks checked
+            # Every engine compiles the same vmapped code anew; allow many in one process.
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
             options = {"triton.cudagraphs": True} if self.device.type == "cuda" else {"cpp_wrapper": True}
             self.compiled_step = torch.compile(self.eager_step, fullgraph=True, dynamic=False, options=options)
         return metrics
@@ -120,10 +125,12 @@ class Engine:
                 "generator": self.generators[index].get_state()}
 
     def load_seed_state(self, index: int, saved: dict) -> None:
-        for key, value in saved["params"].items():
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    self.state[key][k][index] = v.to(self.device)
-            else:
-                self.state[key][index] = value.to(self.device)
+        """Put one seed's `seed_state()` back in slot `index`."""
+        leaves, spec = tree_flatten(self.state)
+        saved_leaves, saved_spec = tree_flatten(saved["params"])
+        if spec != saved_spec:
+            raise ValueError("checkpoint does not match this algorithm's networks "
+                             "(was it written by another --algo or network size?)")
+        for leaf, value in zip(leaves, saved_leaves):
+            leaf[index] = value.to(self.device)
         self.generators[index].set_state(saved["generator"])

@@ -173,3 +173,26 @@ def test_student_release_stubs_point_to_the_chapter(tmp_path, capsys):
     assert train_main(["--blanks", "stubs", "--out", str(tmp_path), "--quiet"]) == 2
     assert "chapter 5" in capsys.readouterr().err
 
+
+
+def test_seeds_checkpointed_at_different_steps_resume_together(tmp_path):
+    """A kill can land between two seeds' checkpoints: each seed resumes from its own."""
+    common = dict(algo="bc", eval_freq=200, eval_episodes=3, log_freq=100)
+    reference = train(make_config("PointmassMedium-v0", out=str(tmp_path / "ref"), seeds=[1, 2],
+                                  num_timesteps=400, **common), progress=False)
+    run_dirs = train(make_config("PointmassMedium-v0", out=str(tmp_path / "run"), seeds=[1, 2],
+                                 num_timesteps=400, **common), progress=False)
+    # seed 2 as if killed right after its step-200 checkpoint
+    (behind,) = train(make_config("PointmassMedium-v0", out=str(tmp_path / "behind"), seeds=[2],
+                                  num_timesteps=200, **common), progress=False)
+    for name in ("checkpoint.pt", "eval.csv", "metrics.jsonl"):
+        (run_dirs[1] / name).write_bytes((behind / name).read_bytes())
+
+    train(make_config("PointmassMedium-v0", out=str(tmp_path / "run"), seeds=[1, 2], num_timesteps=400,
+                      resume=True, **common), progress=False)
+    for ref, resumed in zip(reference, run_dirs):
+        assert (resumed / "eval.csv").read_text() == (ref / "eval.csv").read_text()
+        expected, got = read_metrics(ref / "metrics.jsonl"), read_metrics(resumed / "metrics.jsonl")
+        assert [m["step"] for m in got] == [m["step"] for m in expected]
+        for a, b in zip(got, expected):  # seed 2 resumed alone: batch of 1 vs 2 in the matmuls
+            assert a == pytest.approx(b, rel=1e-5)
