@@ -35,7 +35,7 @@ class Algorithm:
         """Parameters seeded by `seed`, each trained one with its Adam state."""
         torch.manual_seed(seed)
         state = self.build()
-        for name in [n for n in state if n in self.trained]:
+        for name in self.trained:
             state[f"{name}_opt"] = adam_init(state[name])
         return state
 
