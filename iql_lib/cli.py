@@ -134,9 +134,9 @@ def _print_info(path: str, env_name: str, plot: str | None) -> None:
     if plot:
         from iql_lib.plots import plot_trajectories
 
-        trajectories = [env.dynamics.positions_from_observations(data.observations[a:b])
+        trajectories = [env.positions_from_observations(data.observations[a:b])
                         for a, b in data.episode_bounds()]
-        plot_trajectories(env.maze, trajectories, plot, title=Path(path).name)
+        plot_trajectories(env, trajectories, plot, title=Path(path).name)
         print(f"wrote {plot}")
 
 

@@ -1,7 +1,8 @@
 """Evaluation: roll the policy out for many episodes at once and summarise the returns.
 
 PointMass episodes advance together through `PointMassDynamics` (one numpy operation
-per step for all episodes) and the policy acts on the whole batch in one forward pass.
+per step for all episodes). Simulator envs (AntMaze) step a pool of envs in lockstep.
+Either way the policy acts on all live episodes in one forward pass.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class EvalResult:
             "Eval_MaxReturn": float(self.returns.max()),
             "Eval_MinReturn": float(self.returns.min()),
             "Eval_SuccessRate": float(self.successes.mean()),
+            "Eval_NormalizedScore": float(100.0 * self.successes.mean()),  # D4RL's, for AntMaze
             "Eval_AverageEpLen": float(self.lengths.mean()),
         }
 
@@ -73,3 +75,34 @@ def shortest_path_reference(env: PointMassEnv, n_episodes: int = 200, seed: int 
         return torch.as_tensor(shortest_path_actions(env.maze, positions))
 
     return evaluate_pointmass(act, env, n_episodes, seed)
+
+
+def evaluate_envs(act, envs: list, n_episodes: int, seed: int, device: str | torch.device = "cpu") -> EvalResult:
+    """Run `n_episodes` episodes on a pool of gymnasium envs stepped in lockstep.
+
+    Episode `i` resets with seed `seed + i` whatever the pool size, so a pool of one
+    (sequential evaluation) and a pool of many give the same episodes for a
+    deterministic policy.
+    """
+    returns, lengths, successes, trajectories = [], [], [], []
+    for first in range(0, n_episodes, len(envs)):
+        pool = envs[: min(len(envs), n_episodes - first)]
+        obs = np.stack([env.reset(seed=seed + first + i)[0] for i, env in enumerate(pool)])
+        alive = np.ones(len(pool), dtype=bool)
+        ret, length, success = np.zeros(len(pool)), np.zeros(len(pool), dtype=np.int64), np.zeros(len(pool), bool)
+        paths = [[env.positions_from_observations(o)] for env, o in zip(pool, obs)]
+        while alive.any():
+            live = np.flatnonzero(alive)
+            actions = act(torch.as_tensor(obs[live], dtype=torch.float32, device=device)).cpu().numpy()
+            for i, action in zip(live, actions):
+                obs[i], reward, terminated, truncated, info = pool[i].step(action)
+                ret[i] += reward
+                length[i] += 1
+                success[i] |= bool(info.get("is_success", terminated))
+                paths[i].append(pool[i].positions_from_observations(obs[i]))
+                alive[i] = not (terminated or truncated)
+        returns += list(ret)
+        lengths += list(length)
+        successes += list(success)
+        trajectories += [np.array(p) for p in paths]
+    return EvalResult(np.array(returns), np.array(lengths), np.array(successes), trajectories)

@@ -188,9 +188,9 @@ def _final_policies(method, run_dirs, data, env, path: Path, episodes: int = 100
             returns[mode].append(result.returns.mean())
             if mode == cfg.eval_mode:
                 drawn += result.trajectories[:episodes_drawn_per_seed]
-    background = [env.dynamics.positions_from_observations(data.observations[a:b])
+    background = [env.positions_from_observations(data.observations[a:b])
                   for a, b in data.episode_bounds()]
-    plot_trajectories(env.maze, drawn, path, background=background,
+    plot_trajectories(env, drawn, path, background=background,
                       title=f"{method}: {len(run_dirs)} seeds × {episodes_drawn_per_seed} rollouts")
     return {mode: float(np.mean(values)) for mode, values in returns.items()}
 

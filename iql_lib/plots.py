@@ -9,21 +9,22 @@ matplotlib.use("Agg")  # headless: every figure is written to a file
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from iql_lib.envs.mazes import Maze, draw_maze  # noqa: E402
+from iql_lib.envs.mazes import draw_maze  # noqa: E402
 
 
-def plot_trajectories(maze: Maze, trajectories: list[np.ndarray], path: str | Path, *,
-                      title: str = "", background: list[np.ndarray] | None = None,
-                      goal_radius: float = 1.0) -> Path:
-    """Policy rollouts (positions `[T, 2]`) drawn over the maze; `background`
-    trajectories (e.g. the dataset's) are drawn faint behind them."""
+def plot_trajectories(env, trajectories: list[np.ndarray], path: str | Path, *, title: str = "",
+                      background: list[np.ndarray] | None = None) -> Path:
+    """Rollouts (x-y positions `[T, 2]` in `env`'s frame) drawn over its maze;
+    `background` trajectories (e.g. the dataset's) are drawn faint behind them."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    draw_maze(ax, maze, goal_radius=goal_radius)
+    draw_maze(ax, env.drawing_maze, goal_radius=env.goal_radius_cells)
     for traj in background or []:
-        ax.plot(traj[:, 1], traj[:, 0], color="0.55", lw=0.6, alpha=0.25, zorder=1)
+        cells = env.to_cells(traj)
+        ax.plot(cells[:, 1], cells[:, 0], color="0.55", lw=0.6, alpha=0.25, zorder=1)
     colours = plt.cm.viridis(np.linspace(0.1, 0.9, max(1, len(trajectories))))
     for traj, colour in zip(trajectories, colours):
-        ax.plot(traj[:, 1], traj[:, 0], color=colour, lw=1.3, alpha=0.85, zorder=3)
+        cells = env.to_cells(traj)
+        ax.plot(cells[:, 1], cells[:, 0], color=colour, lw=1.3, alpha=0.85, zorder=3)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     path = Path(path)

@@ -21,16 +21,18 @@ from tqdm.auto import tqdm
 
 from iql_lib.algos import Algorithm, load_blanks, make_algorithm
 from iql_lib.config import TrainConfig
-from iql_lib.data import DatasetError, Transitions, load_dataset
+from iql_lib.data import DatasetError, Transitions, dataset_frame, load_dataset
 from iql_lib.engine import Engine, ReplayTensor
 from iql_lib.envs import env_spec, make_env
-from iql_lib.evaluate import evaluate_pointmass
+from iql_lib.envs.pointmass import PointMassEnv
+from iql_lib.evaluate import evaluate_envs, evaluate_pointmass
 from iql_lib.logs import METRIC, RunLogger
 from iql_lib.plots import plot_trajectories
 
 # Compiling costs ~15-30 s on a CPU (less once cached): worth it from this many steps.
 COMPILE_MIN_STEPS = 10_000
 PLOT_EVERY_S = 30.0
+EVAL_POOL = 25  # simulator envs stepped together in an evaluation
 
 
 class TrainingDiverged(RuntimeError):
@@ -43,12 +45,17 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def load_training_data(cfg: TrainConfig, env) -> Transitions:
-    """The run's dataset (the env's default unless given), filtered when asked."""
+def dataset_path(cfg: TrainConfig) -> str:
+    """The run's dataset: `--offline-dataset`, or the env's default."""
     path = cfg.offline_dataset or env_spec(cfg.env_name).default_dataset
     if path is None:
         raise DatasetError(f"{cfg.env_name} has no default dataset; pass --offline-dataset")
-    data = load_dataset(path, env)
+    return path
+
+
+def load_training_data(cfg: TrainConfig, env) -> Transitions:
+    """The run's dataset, checked against `env` and filtered when asked."""
+    data = load_dataset(dataset_path(cfg), env)
     if cfg.filter_top_percent is not None:
         data = data.filter_top_percent(cfg.filter_top_percent)
     return data
@@ -68,7 +75,7 @@ def train(cfg: TrainConfig, seeds: list[int] | None = None, *, blanks=None, prog
     """Train `seeds` (default `cfg.seeds`) together; returns their run directories."""
     seeds = list(seeds if seeds is not None else cfg.seeds)
     device = resolve_device(cfg.device)
-    env = make_env(cfg.env_name)
+    env = make_env(cfg.env_name, frame=dataset_frame(dataset_path(cfg)))
     replay = ReplayTensor.from_transitions(load_training_data(cfg, env), device)
     algo = build_algorithm(cfg, env, blanks)
     loggers = [RunLogger(Path(cfg.out) / cfg.run_name(s), cfg.run_name(s)) for s in seeds]
@@ -98,20 +105,20 @@ def _train_group(cfg, algo, env, replay, device, start_step, seeds, loggers, che
 
     greedy = cfg.eval_mode == "greedy"
     last_plot = {seed: -math.inf for seed in seeds}
+    evaluate = make_evaluator(cfg, env, device)
 
     def evaluate_and_save(step: int) -> dict[str, float]:
         returns = []
         for i, (seed, logger) in enumerate(zip(seeds, loggers)):
             eval_seed = seed * 1_000_003 + step
             generator = torch.Generator(device=device).manual_seed(eval_seed)
-            result = evaluate_pointmass(lambda obs: engine.act(i, obs, greedy, generator), env,
-                                        cfg.eval_episodes, seed=eval_seed, device=device)
+            result = evaluate(lambda obs: engine.act(i, obs, greedy, generator), eval_seed)
             metrics = result.metrics()
             logger.log(step, metrics)
             logger.log_eval(step, metrics[METRIC])
             logger.save_checkpoint({"step": step, "engine": engine.seed_state(i)})
             if step == cfg.num_timesteps or time.monotonic() - last_plot[seed] > PLOT_EVERY_S:
-                plot_trajectories(env.maze, result.trajectories, logger.dir / "eval_last_traj.png",
+                plot_trajectories(env, result.trajectories, logger.dir / "eval_last_traj.png",
                                   title=f"{logger.run_name}, step {step}: return {metrics[METRIC]:.1f}")
                 last_plot[seed] = time.monotonic()
             returns.append(metrics[METRIC])
@@ -140,6 +147,15 @@ def _train_group(cfg, algo, env, replay, device, start_step, seeds, loggers, che
     bar.close()
 
 
+def make_evaluator(cfg: TrainConfig, env, device) -> Callable:
+    """`evaluate(act, seed) -> EvalResult` for `env`: PointMass batched in numpy,
+    simulator envs as a pool stepped in lockstep (built once, reused every evaluation)."""
+    if isinstance(env, PointMassEnv):
+        return lambda act, seed: evaluate_pointmass(act, env, cfg.eval_episodes, seed=seed, device=device)
+    pool = [env] + [make_env(cfg.env_name, frame=env.frame) for _ in range(min(cfg.eval_episodes, EVAL_POOL) - 1)]
+    return lambda act, seed: evaluate_envs(act, pool, cfg.eval_episodes, seed=seed, device=device)
+
+
 def _mean_losses(pending: list[dict[str, torch.Tensor]], step: int, seeds: list[int]) -> list[dict]:
     """Per seed, the step outputs averaged since the last log point (one device read);
     stops the run on NaN or inf."""
@@ -164,7 +180,7 @@ def load_policy(run_dir: str | Path, device: str = "cpu"):
     saved.pop("run_name")
     saved["seeds"] = [seed]
     cfg = TrainConfig(**saved)
-    env = make_env(cfg.env_name)
+    env = make_env(cfg.env_name, frame=dataset_frame(dataset_path(cfg)))
     checkpoint = RunLogger(run_dir, run_dir.name).load_checkpoint()
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir}: no checkpoint.pt to load")

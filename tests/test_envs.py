@@ -7,6 +7,7 @@ import torch
 import iql_lib.envs  # noqa: F401  (registers the gymnasium ids)
 from iql_lib.envs import ENV_SPECS, make_env
 from iql_lib.envs.mazes import MAZES, Maze, draw_maze
+from iql_lib.envs.antmaze import AntMazeEnv
 from iql_lib.envs.pointmass import PointMassDynamics, PointMassEnv, shortest_path_actions
 from iql_lib.evaluate import evaluate_pointmass, shortest_path_reference
 
@@ -82,7 +83,7 @@ def test_shortest_path_from_unreachable_cell_raises():
 @pytest.mark.parametrize("env_id", sorted(ENV_SPECS))
 def test_every_registered_id_builds_with_gymnasium_make(env_id):
     env = gym.make(env_id)
-    assert isinstance(env.unwrapped, PointMassEnv)
+    assert isinstance(env.unwrapped, PointMassEnv if ENV_SPECS[env_id].family == "pointmass" else AntMazeEnv)
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
     assert len(env.step(env.action_space.sample())) == 5
@@ -309,7 +310,9 @@ def test_evaluate_metrics_keys_and_ranges():
 
     metrics = evaluate_pointmass(random_policy, env, n_episodes=10, seed=0).metrics()
     assert set(metrics) == {"Eval_AverageReturn", "Eval_StdReturn", "Eval_MaxReturn",
-                            "Eval_MinReturn", "Eval_SuccessRate", "Eval_AverageEpLen"}
+                            "Eval_MinReturn", "Eval_SuccessRate", "Eval_NormalizedScore",
+                            "Eval_AverageEpLen"}
+    assert metrics["Eval_NormalizedScore"] == 100 * metrics["Eval_SuccessRate"]
     assert all(isinstance(v, float) for v in metrics.values())
     assert -150 <= metrics["Eval_MinReturn"] <= metrics["Eval_AverageReturn"] <= metrics["Eval_MaxReturn"] <= 0
     assert 0 <= metrics["Eval_SuccessRate"] <= 1
@@ -343,7 +346,7 @@ def test_draw_maze_and_plot_trajectories_headless(tmp_path):
 
     env = make_env(MEDIUM)
     result = evaluate_pointmass(shortest_path_policy(env), env, n_episodes=3, seed=0)
-    out = plot_trajectories(maze, result.trajectories, tmp_path / "traj.png", title="t",
+    out = plot_trajectories(env, result.trajectories, tmp_path / "traj.png", title="t",
                             background=result.trajectories[:1])
     assert out == tmp_path / "traj.png"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -84,6 +84,21 @@ class PointMassEnv(gym.Env):
         self._pos = self.dynamics.start.copy()
         self._t = 0
 
+    @property
+    def drawing_maze(self) -> Maze:
+        return self.maze
+
+    @property
+    def goal_radius_cells(self) -> float:
+        return self.dynamics.goal_radius
+
+    def to_cells(self, positions: np.ndarray) -> np.ndarray:
+        """Positions in maze-cell coordinates, as `draw_maze` draws (PointMass: as they are)."""
+        return positions
+
+    def positions_from_observations(self, observations: np.ndarray) -> np.ndarray:
+        return self.dynamics.positions_from_observations(observations)
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if seed is not None:

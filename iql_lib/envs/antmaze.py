@@ -1,0 +1,157 @@
+"""AntMaze tasks with D4RL semantics on gymnasium-robotics' maintained AntMaze (`-v4`).
+
+Observation: `[x, y] + ant state` (29 dims: the Ant's qpos then qvel, D4RL's layout);
+actions: 8 torques in [−1, 1]; reward: −1 per step and 0 on the step that comes within
+0.5 of the goal, which ends the episode (the IQL paper's `r − 1` convention); time
+limits 700 (umaze) and 1000 steps (medium, large). Start and goal cells are fixed per
+task; gymnasium-robotics adds its usual small noise inside those cells.
+
+Frames. gymnasium-robotics centres the maze and its row index grows along −y; D4RL puts
+the origin at the start cell and its row index grows along +y. The two differ by a
+reflection, and a reflected ant is not a shifted one (legs and joint signs would swap),
+so positions are never mapped between them. Instead a task is built in the frame of its
+data: `frame="gymnasium"` (Minari data) uses the layout as listed; `frame="d4rl"` (legacy
+HDF5 files) builds the maze with its rows reversed, which leaves only a translation
+between the simulator and D4RL, and reports positions in D4RL's frame.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from iql_lib.envs.mazes import Maze
+
+SCALE = 4.0          # metres per maze cell (D4RL and gymnasium-robotics alike)
+SUCCESS_RADIUS = 0.5
+
+# D4RL's layouts, rows as D4RL lists them (1 = wall). Start and goal cells are (row, col).
+LAYOUTS = {
+    "umaze": ("""
+        1 1 1 1 1
+        1 0 0 0 1
+        1 1 1 0 1
+        1 0 0 0 1
+        1 1 1 1 1""", (1, 1), (3, 1)),
+    "medium": ("""
+        1 1 1 1 1 1 1 1
+        1 0 0 1 1 0 0 1
+        1 0 0 1 0 0 0 1
+        1 1 0 0 0 1 1 1
+        1 0 0 1 0 0 0 1
+        1 0 1 0 0 1 0 1
+        1 0 0 0 1 0 0 1
+        1 1 1 1 1 1 1 1""", (1, 1), (6, 6)),
+    "large": ("""
+        1 1 1 1 1 1 1 1 1 1 1 1
+        1 0 0 0 0 1 0 0 0 0 0 1
+        1 0 1 1 0 1 0 1 0 1 0 1
+        1 0 0 0 0 0 0 1 0 0 0 1
+        1 0 1 1 1 1 0 1 1 1 0 1
+        1 0 0 1 0 1 0 0 0 0 0 1
+        1 1 0 1 0 1 0 1 0 1 1 1
+        1 0 0 1 0 0 0 1 0 0 0 1
+        1 1 1 1 1 1 1 1 1 1 1 1""", (1, 1), (7, 10)),
+}
+
+
+@dataclass(frozen=True)
+class AntMazeTask:
+    name: str
+    layout: str
+    max_episode_steps: int
+
+
+TASKS = {t.name: t for t in [
+    AntMazeTask("antmaze-umaze-v0", "umaze", 700),
+    AntMazeTask("antmaze-umaze-diverse-v0", "umaze", 700),
+    AntMazeTask("antmaze-medium-play-v0", "medium", 1000),
+    AntMazeTask("antmaze-medium-diverse-v0", "medium", 1000),
+    AntMazeTask("antmaze-large-play-v0", "large", 1000),
+    AntMazeTask("antmaze-large-diverse-v0", "large", 1000),
+]}
+
+
+def layout_grid(layout: str) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    rows, start, goal = LAYOUTS[layout]
+    grid = np.array([[int(v) for v in row.split()] for row in rows.strip().splitlines()], dtype=np.int8)
+    return grid, start, goal
+
+
+class AntMazeEnv(gym.Env):
+    """One AntMaze task in one frame; see the module docstring."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, task: str, frame: str = "gymnasium"):
+        import gymnasium_robotics  # noqa: F401  (registers the AntMaze envs)
+
+        if frame not in ("gymnasium", "d4rl"):
+            raise ValueError(f"frame must be 'gymnasium' or 'd4rl', got {frame!r}")
+        self.task, self.frame = TASKS[task], frame
+        self.max_episode_steps = self.task.max_episode_steps
+        grid, start, goal = layout_grid(self.task.layout)
+        if frame == "d4rl":  # reversed rows: only a translation separates sim and D4RL
+            grid = grid[::-1]
+            start, goal = (len(grid) - 1 - start[0], start[1]), (len(grid) - 1 - goal[0], goal[1])
+        self.grid, self.start_cell, self.goal_cell = grid, start, goal
+        maze_map = grid.astype(object)
+        maze_map[start], maze_map[goal] = "r", "g"
+        with warnings.catch_warnings():  # "-v4 is out of date": v4 is D4RL's 29-dim ant, on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.sim = gym.make("AntMaze_UMaze-v4", maze_map=maze_map.tolist(), continuing_task=False,
+                                reset_target=False, max_episode_steps=None, disable_env_checker=True).unwrapped
+        # simulator position of cell (r, c)'s centre: x = (c + ½)·SCALE − cx, y = cy − (r + ½)·SCALE
+        self.centre = np.array([self.sim.maze.x_map_center, self.sim.maze.y_map_center])
+        self.offset = self.cell_to_sim(start) if frame == "d4rl" else np.zeros(2)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(29,), dtype=np.float64)
+        self.action_space = self.sim.action_space
+        self._t = 0
+
+    def cell_to_sim(self, cell) -> np.ndarray:
+        return np.array([(cell[1] + 0.5) * SCALE - self.centre[0], self.centre[1] - (cell[0] + 0.5) * SCALE])
+
+    @property
+    def goal(self) -> np.ndarray:
+        """The goal position in this task's frame."""
+        return self.sim.goal - self.offset
+
+    def _observe(self, obs: dict) -> np.ndarray:
+        return np.concatenate([obs["achieved_goal"] - self.offset, obs["observation"]])
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, _ = self.sim.reset(seed=seed)
+        self._t = 0
+        flat = self._observe(obs)
+        return flat, {"goal": self.goal, "position": flat[:2].copy()}
+
+    def step(self, action):
+        obs, _, _, _, _ = self.sim.step(np.asarray(action, dtype=np.float64))
+        self._t += 1
+        flat = self._observe(obs)
+        success = bool(np.linalg.norm(flat[:2] - self.goal) <= SUCCESS_RADIUS)
+        truncated = not success and self._t >= self.max_episode_steps
+        return flat, 0.0 if success else -1.0, success, truncated, {
+            "is_success": success, "goal": self.goal, "position": flat[:2].copy()}
+
+    @property
+    def drawing_maze(self) -> Maze:
+        """The layout as a `Maze` in cell coordinates, for `draw_maze`."""
+        start = tuple(np.array(self.start_cell, dtype=float) + 0.5)
+        goal = tuple(np.array(self.goal_cell, dtype=float) + 0.5)
+        return Maze(self.task.name, self.grid, start=start, goal=goal)
+
+    goal_radius_cells = SUCCESS_RADIUS / SCALE
+
+    def to_cells(self, positions: np.ndarray) -> np.ndarray:
+        """x-y in this task's frame → (row, col) cell coordinates of the drawn layout."""
+        sim = np.asarray(positions) + self.offset
+        return np.stack([(self.centre[1] - sim[..., 1]) / SCALE, (sim[..., 0] + self.centre[0]) / SCALE],
+                        axis=-1)
+
+    @staticmethod
+    def positions_from_observations(observations: np.ndarray) -> np.ndarray:
+        return np.asarray(observations)[..., :2]
