@@ -41,7 +41,10 @@ def train_parser() -> argparse.ArgumentParser:
     _add(p, "--algo", choices=["iql", "awac", "bc"], default="iql", help="algorithm (default: iql)")
     _add(p, "--env-name", default="PointmassMedium-v0", choices=sorted(ENV_SPECS), metavar="ENV",
          help=f"environment id: {', '.join(sorted(ENV_SPECS))} (default: PointmassMedium-v0)")
-    _add(p, "--offline-dataset", help="dataset file (.npz); default: the env's shipped dataset")
+    _add(p, "--offline-dataset", help="dataset: a .npz or D4RL .hdf5 file, or minari:<dataset id> "
+                                      "(default: the env's shipped dataset)")
+    _add(p, "--download", action="store_true",
+         help="fetch a minari: dataset that is not in the local Minari store (needs the network)")
     _add(p, "--iql-expectile", dest="expectile", type=float, help="IQL expectile ζ (default 0.9)")
     _add(p, "--temperature", "--awac-lambda", dest="temperature", type=float,
          help="λ in the actor weights exp(A/λ), IQL and AWAC (default 0.1)")
@@ -74,6 +77,7 @@ def train_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = {k: v for k, v in vars(args).items() if k not in ("env_name", "quiet")}
     values["resume"] = args.resume or None
+    values["download"] = args.download or None
     return make_config(args.env_name, **values)
 
 

@@ -17,6 +17,7 @@ class TrainConfig:
     algo: str = "iql"                 # iql | awac | bc
     env_name: str = "PointmassMedium-v0"
     offline_dataset: str | None = None  # None: the env's default dataset
+    download: bool = False            # may fetch a minari: dataset over the network
     seeds: list[int] = field(default_factory=lambda: [1])
     exp_name: str | None = None       # None: derived from algo and its knobs
 

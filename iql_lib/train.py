@@ -55,7 +55,7 @@ def dataset_path(cfg: TrainConfig) -> str:
 
 def load_training_data(cfg: TrainConfig, env) -> Transitions:
     """The run's dataset, checked against `env` and filtered when asked."""
-    data = load_dataset(dataset_path(cfg), env)
+    data = load_dataset(dataset_path(cfg), env, download=cfg.download)
     if cfg.filter_top_percent is not None:
         data = data.filter_top_percent(cfg.filter_top_percent)
     return data

@@ -210,3 +210,74 @@ def test_a_file_that_is_not_hdf5_is_a_clear_error(tmp_path):
     path.write_bytes(b"definitely not hdf5")
     with pytest.raises(DatasetError, match="not a readable HDF5 file"):
         load_dataset(path)
+
+
+# --- Minari datasets -----------------------------------------------------------------
+
+@pytest.fixture
+def minari_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    return tmp_path / "minari"
+
+
+def write_minari_dataset(dataset_id, episodes=2, steps=30, seed=0):
+    """A local Minari dataset in the layout of D4RL/antmaze: goal-env dict observations
+    recorded in the gymnasium-frame umaze with random actions, sparse 0/1 rewards."""
+    import gymnasium as gym
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    env = make_env(UMAZE)
+    rng = np.random.default_rng(seed)
+    buffers, flat = [], []
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed + episode)
+        observations, actions, rewards = [obs], [], []
+        for _ in range(steps):
+            actions.append(rng.uniform(-1, 1, 8).astype(np.float32))
+            obs, reward, *_ = env.step(actions[-1])
+            observations.append(obs)
+            rewards.append(reward + 1.0)
+        o = np.array(observations)
+        flat.append(o)
+        buffers.append(EpisodeBuffer(
+            id=episode, observations={"achieved_goal": o[:, :2], "desired_goal": np.tile(info["goal"], (steps + 1, 1)),
+                                      "observation": o[:, 2:]},
+            actions=np.array(actions), rewards=np.array(rewards), terminations=np.zeros(steps, bool),
+            truncations=np.r_[np.zeros(steps - 1, bool), True]))
+    box = lambda n: gym.spaces.Box(-np.inf, np.inf, (n,), np.float64)  # noqa: E731
+    minari.create_dataset_from_buffers(
+        dataset_id, buffers, action_space=env.action_space, algorithm_name="random", author="tests",
+        author_email="tests@example.com", code_permalink="tests/test_antmaze.py",
+        observation_space=gym.spaces.Dict({"achieved_goal": box(2), "desired_goal": box(2), "observation": box(27)}))
+    return flat
+
+
+def test_minari_dataset_loads_flat_and_in_the_gymnasium_frame(minari_store):
+    from iql_lib.data import dataset_frame, load_dataset
+
+    flat = write_minari_dataset("tests/antmaze/umaze-v1")
+    spec = "minari:tests/antmaze/umaze-v1"
+    assert dataset_frame(spec) == "gymnasium"
+    env = make_env(UMAZE, frame=dataset_frame(spec))
+    data = load_dataset(spec, env)
+    np.testing.assert_allclose(data.observations, np.concatenate([f[:-1] for f in flat]), rtol=1e-6)
+    np.testing.assert_allclose(data.next_observations, np.concatenate([f[1:] for f in flat]), rtol=1e-6)
+    assert set(np.unique(data.rewards)) <= {-1.0, 0.0}
+    assert [b - a for a, b in data.episode_bounds()] == [30, 30]
+    cells = np.floor(env.to_cells(data.observations[:, :2])).astype(int)
+    assert all(env.grid[r, c] == 0 for r, c in cells)
+
+
+def test_missing_minari_dataset_says_what_to_run(minari_store):
+    from iql_lib.data import DatasetError, load_dataset
+
+    with pytest.raises(DatasetError, match=r"not in the local store.*--download.*minari download D4RL/antmaze/umaze-v1"):
+        load_dataset("minari:D4RL/antmaze/umaze-v1")
+
+
+def test_training_on_a_minari_dataset(minari_store, tmp_path):
+    write_minari_dataset("tests/antmaze/umaze-v1")
+    assert train_main(["--algo", "iql", "--env-name", UMAZE, "--offline-dataset", "minari:tests/antmaze/umaze-v1",
+                       "--num-timesteps", "4", "--eval-freq", "4", "--eval-episodes", "1", "--hidden-size", "16",
+                       "--out", str(tmp_path / "runs"), "--quiet"]) == 0

@@ -1,8 +1,10 @@
 """Dataset loaders: a path in, a checked `Transitions` out, plus the frame it lives in.
 
-Formats: our npz container, and legacy D4RL AntMaze HDF5 files (observations, actions,
-rewards, terminals, timeouts, infos/goal, infos/qpos, infos/qvel). D4RL data is in D4RL's
-frame (`dataset_frame`), so AntMaze tasks trained on it are built in that frame.
+Formats: our npz container; Minari datasets (`minari:D4RL/antmaze/umaze-v1`) from the
+local Minari store, downloaded only when asked; and legacy D4RL AntMaze HDF5 files
+(observations, actions, rewards, terminals, timeouts, infos/goal, infos/qpos, infos/qvel).
+D4RL data is in D4RL's frame, Minari data in gymnasium-robotics' (`dataset_frame`), so an
+AntMaze task trained on either is built in the frame of its data.
 """
 from __future__ import annotations
 
@@ -76,6 +78,37 @@ def load_d4rl_hdf5(path: str | Path) -> Transitions:
     }, source=str(path))
 
 
+MINARI_PREFIX = "minari:"
+
+
+def load_minari(dataset_id: str, download: bool = False) -> Transitions:
+    """A Minari dataset as IQL trains on it: goal-env observations flattened to
+    `[achieved_goal (x, y), observation]` (D4RL's 29-dim layout), rewards `r − 1`."""
+    import minari
+
+    try:
+        dataset = minari.load_dataset(dataset_id, download=download)
+    except FileNotFoundError as err:
+        raise DatasetError(f"Minari dataset {dataset_id!r} is not in the local store "
+                           f"({minari.storage.get_dataset_path()}); add --download to fetch it "
+                           f"(needs the network), or run `minari download {dataset_id}`") from err
+    columns = {k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals",
+                               "timeouts")}
+    for episode in dataset.iterate_episodes():
+        obs = episode.observations
+        if isinstance(obs, dict):
+            obs = np.concatenate([obs["achieved_goal"], obs["observation"]], axis=-1)
+        columns["observations"].append(obs[:-1])
+        columns["next_observations"].append(obs[1:])
+        columns["actions"].append(episode.actions)
+        columns["rewards"].append(np.asarray(episode.rewards, dtype=np.float32) - 1.0)
+        columns["terminals"].append(episode.terminations)
+        columns["timeouts"].append(episode.truncations)
+    if not columns["observations"]:
+        raise DatasetError(f"Minari dataset {dataset_id!r} has no episodes")
+    return from_arrays({k: np.concatenate(v) for k, v in columns.items()}, source=f"minari:{dataset_id}")
+
+
 LOADERS = {".npz": load_npz, ".hdf5": load_d4rl_hdf5, ".h5": load_d4rl_hdf5}
 
 
@@ -84,13 +117,17 @@ def dataset_frame(path: str | Path) -> str:
     return "d4rl" if Path(path).suffix.lower() in (".hdf5", ".h5") else "gymnasium"
 
 
-def load_dataset(path: str | Path, env=None) -> Transitions:
-    """Load a dataset by file type and, when `env` is given, check it fits the env."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in LOADERS:
-        raise DatasetError(f"{path}: unsupported dataset format {suffix!r}; "
-                           f"supported: {', '.join(LOADERS)}")
-    data = LOADERS[suffix](path)
+def load_dataset(path: str | Path, env=None, download: bool = False) -> Transitions:
+    """Load a dataset by file type (or `minari:<id>`) and, when `env` is given, check it
+    fits the env. Only `download=True` may touch the network (Minari)."""
+    if str(path).startswith(MINARI_PREFIX):
+        data = load_minari(str(path)[len(MINARI_PREFIX):], download=download)
+    else:
+        suffix = Path(path).suffix.lower()
+        if suffix not in LOADERS:
+            raise DatasetError(f"{path}: unsupported dataset format {suffix!r}; supported: "
+                               f"{', '.join(LOADERS)} files and {MINARI_PREFIX}<dataset id>")
+        data = LOADERS[suffix](path)
     if env is not None:
         check_matches_env(data, env, source=str(path))
     return data
