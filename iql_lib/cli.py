@@ -105,11 +105,21 @@ def data_main(argv: list[str] | None = None) -> int:
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default="datasets/pointmass_stitching_dataset.npz")
     info = sub.add_parser("info", help="episodes, returns and a plot of a dataset")
-    info.add_argument("dataset")
+    info.add_argument("dataset", help="a .npz or D4RL .hdf5 file, or minari:<dataset id>")
     info.add_argument("--env-name", "--env_name", default="PointmassMedium-v0")
     info.add_argument("--plot", help="write a trajectory plot here (PNG)")
+    conv = sub.add_parser("convert", help="write a D4RL or Minari dataset as our npz container")
+    conv.add_argument("source", help="a D4RL .hdf5 file or minari:<dataset id>")
+    conv.add_argument("out", help="the .npz file to write (it records the data's frame)")
+    conv.add_argument("--download", action="store_true", help="fetch a minari: dataset (needs the network)")
     args = p.parse_args(argv)
     try:
+        if args.command == "convert":
+            from iql_lib.data.loaders import convert
+
+            data = convert(args.source, args.out, download=args.download)
+            print(f"wrote {args.out}: {len(data)} transitions, {len(data.episode_bounds())} episodes")
+            return 0
         if args.command == "make-stitching":
             from iql_lib.data.stitching import generate_stitching_dataset
 
@@ -125,10 +135,10 @@ def data_main(argv: list[str] | None = None) -> int:
 
 
 def _print_info(path: str, env_name: str, plot: str | None) -> None:
-    from iql_lib.data import load_dataset
+    from iql_lib.data import dataset_frame, load_dataset
     from iql_lib.envs import make_env
 
-    env = make_env(env_name)
+    env = make_env(env_name, frame=dataset_frame(path))
     data = load_dataset(path, env)
     returns = data.episode_returns()
     print(f"{path}: {len(data)} transitions, {len(returns)} episodes, "

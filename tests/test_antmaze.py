@@ -12,6 +12,8 @@ from iql_lib.envs.antmaze import SCALE, AntMazeEnv
 from iql_lib.evaluate import evaluate_envs
 from iql_lib.logs import read_eval_csv, read_metrics
 
+pytestmark = pytest.mark.filterwarnings("ignore:env_spec is None:UserWarning")  # our test datasets
+
 UMAZE = "antmaze-umaze-v0"
 CELL_NOISE = 0.25 * SCALE  # gymnasium-robotics' position noise inside a cell
 
@@ -281,3 +283,19 @@ def test_training_on_a_minari_dataset(minari_store, tmp_path):
     assert train_main(["--algo", "iql", "--env-name", UMAZE, "--offline-dataset", "minari:tests/antmaze/umaze-v1",
                        "--num-timesteps", "4", "--eval-freq", "4", "--eval-episodes", "1", "--hidden-size", "16",
                        "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+
+
+def test_converted_d4rl_file_keeps_its_frame(tmp_path):
+    from iql_lib.cli import data_main
+    from iql_lib.data import dataset_frame, load_dataset
+
+    source, out = tmp_path / "umaze.hdf5", tmp_path / "umaze.npz"
+    write_d4rl_file(source)
+    assert data_main(["convert", str(source), str(out)]) == 0
+    assert dataset_frame(out) == "d4rl"
+    original, converted = load_dataset(source), load_dataset(out, make_env(UMAZE, frame="d4rl"))
+    for key in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts"):
+        np.testing.assert_array_equal(getattr(converted, key), getattr(original, key))
+    plot = tmp_path / "data.png"
+    assert data_main(["info", str(out), "--env-name", UMAZE, "--plot", str(plot)]) == 0
+    assert plot.stat().st_size > 3_000

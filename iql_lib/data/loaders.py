@@ -113,8 +113,25 @@ LOADERS = {".npz": load_npz, ".hdf5": load_d4rl_hdf5, ".h5": load_d4rl_hdf5}
 
 
 def dataset_frame(path: str | Path) -> str:
-    """The coordinate frame of a dataset's positions: `d4rl` for D4RL files, else `gymnasium`."""
-    return "d4rl" if Path(path).suffix.lower() in (".hdf5", ".h5") else "gymnasium"
+    """The coordinate frame of a dataset's positions: `d4rl` for D4RL files, `gymnasium`
+    for Minari; an npz file says so itself (a `frame` entry), else `gymnasium`."""
+    if str(path).startswith(MINARI_PREFIX):
+        return "gymnasium"
+    suffix = Path(path).suffix.lower()
+    if suffix in (".hdf5", ".h5"):
+        return "d4rl"
+    if suffix == ".npz" and Path(path).exists():
+        with np.load(path, allow_pickle=False) as npz:
+            if "frame" in npz.files:
+                return str(npz["frame"])
+    return "gymnasium"
+
+
+def convert(source: str | Path, out: str | Path, download: bool = False) -> Transitions:
+    """Write any supported dataset as our npz container, recording its frame."""
+    data = load_dataset(source, download=download)
+    data.save_npz(out, frame=np.array(dataset_frame(source)))
+    return data
 
 
 def load_dataset(path: str | Path, env=None, download: bool = False) -> Transitions:
