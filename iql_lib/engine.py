@@ -66,7 +66,7 @@ class Engine:
     """Trains `len(seeds)` independent copies of one algorithm in lockstep."""
 
     def __init__(self, algo: Algorithm, seeds: list[int], device: torch.device, compile: bool):
-        self.algo, self.seeds, self.device = algo, list(seeds), device
+        self.algo, self.device = algo, device
         self.state = tree_map(lambda t: t.to(device), _stack([algo.init_state(s) for s in seeds]))
         self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
         self.eager_step = vmap(algo.step, in_dims=(0, 0, 0 if algo.noise_draws else None))

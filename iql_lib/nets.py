@@ -36,7 +36,6 @@ class FlatNet:
             self.names.append(name)
             self.shapes.append(p.shape)
             self.sizes.append(p.numel())
-        self.size = sum(self.sizes)
 
     @staticmethod
     def flatten(module: nn.Module) -> torch.Tensor:

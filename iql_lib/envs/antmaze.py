@@ -27,15 +27,18 @@ from iql_lib.envs.mazes import Maze
 SCALE = 4.0          # metres per maze cell (D4RL and gymnasium-robotics alike)
 SUCCESS_RADIUS = 0.5
 
-# D4RL's layouts, rows as D4RL lists them (1 = wall). Start and goal cells are (row, col).
+# D4RL's layouts, rows as D4RL lists them (1 = wall), with their start and goal cells
+# (row, col) in two frames: D4RL's own lists, and the maps Minari's D4RL datasets were
+# recorded in on gymnasium-robotics (same grids; umaze's cells swapped, so that its start
+# stays below its goal in the world, as in D4RL).
 LAYOUTS = {
-    "umaze": ("""
+    "umaze": dict(rows="""
         1 1 1 1 1
         1 0 0 0 1
         1 1 1 0 1
         1 0 0 0 1
-        1 1 1 1 1""", (1, 1), (3, 1)),
-    "medium": ("""
+        1 1 1 1 1""", d4rl=((1, 1), (3, 1)), gymnasium=((3, 1), (1, 1))),
+    "medium": dict(rows="""
         1 1 1 1 1 1 1 1
         1 0 0 1 1 0 0 1
         1 0 0 1 0 0 0 1
@@ -43,8 +46,8 @@ LAYOUTS = {
         1 0 0 1 0 0 0 1
         1 0 1 0 0 1 0 1
         1 0 0 0 1 0 0 1
-        1 1 1 1 1 1 1 1""", (1, 1), (6, 6)),
-    "large": ("""
+        1 1 1 1 1 1 1 1""", d4rl=((1, 1), (6, 6)), gymnasium=((1, 1), (6, 6))),
+    "large": dict(rows="""
         1 1 1 1 1 1 1 1 1 1 1 1
         1 0 0 0 0 1 0 0 0 0 0 1
         1 0 1 1 0 1 0 1 0 1 0 1
@@ -53,7 +56,7 @@ LAYOUTS = {
         1 0 0 1 0 1 0 0 0 0 0 1
         1 1 0 1 0 1 0 1 0 1 1 1
         1 0 0 1 0 0 0 1 0 0 0 1
-        1 1 1 1 1 1 1 1 1 1 1 1""", (1, 1), (7, 10)),
+        1 1 1 1 1 1 1 1 1 1 1 1""", d4rl=((1, 1), (7, 9)), gymnasium=((1, 1), (7, 9))),
 }
 
 
@@ -74,9 +77,15 @@ TASKS = {t.name: t for t in [
 ]}
 
 
-def layout_grid(layout: str) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
-    rows, start, goal = LAYOUTS[layout]
-    grid = np.array([[int(v) for v in row.split()] for row in rows.strip().splitlines()], dtype=np.int8)
+def layout_grid(layout: str, frame: str) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """The grid as the simulator builds it in `frame`, with the task's start and goal cells."""
+    entry = LAYOUTS[layout]
+    grid = np.array([[int(v) for v in row.split()] for row in entry["rows"].strip().splitlines()],
+                    dtype=np.int8)
+    start, goal = entry[frame]
+    if frame == "d4rl":  # reversed rows: only a translation separates sim and D4RL
+        flip = lambda cell: (len(grid) - 1 - cell[0], cell[1])  # noqa: E731
+        grid, start, goal = grid[::-1].copy(), flip(start), flip(goal)
     return grid, start, goal
 
 
@@ -92,10 +101,7 @@ class AntMazeEnv(gym.Env):
             raise ValueError(f"frame must be 'gymnasium' or 'd4rl', got {frame!r}")
         self.task, self.frame = TASKS[task], frame
         self.max_episode_steps = self.task.max_episode_steps
-        grid, start, goal = layout_grid(self.task.layout)
-        if frame == "d4rl":  # reversed rows: only a translation separates sim and D4RL
-            grid = grid[::-1]
-            start, goal = (len(grid) - 1 - start[0], start[1]), (len(grid) - 1 - goal[0], goal[1])
+        grid, start, goal = layout_grid(self.task.layout, frame)
         self.grid, self.start_cell, self.goal_cell = grid, start, goal
         maze_map = grid.astype(object)
         maze_map[start], maze_map[goal] = "r", "g"
