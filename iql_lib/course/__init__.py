@@ -1,0 +1,1 @@
+"""Figures and widgets the chapter notebooks import."""
