@@ -32,3 +32,14 @@ def test_info_on_a_bad_file_is_a_clear_error(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 64)
     assert data_main(["info", str(bad)]) == 2
     assert "not a readable npz file" in capsys.readouterr().err
+
+
+def test_train_reports_a_single_array_file_clearly(tmp_path, capsys):
+    from iql_lib.cli import train_main
+
+    bad = tmp_path / "single.npz"
+    with open(bad, "wb") as fh:
+        np.save(fh, np.zeros(3))
+    assert train_main(["--offline-dataset", str(bad), "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a single array" in err and "Traceback" not in err

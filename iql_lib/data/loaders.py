@@ -120,10 +120,13 @@ def dataset_frame(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in (".hdf5", ".h5"):
         return "d4rl"
-    if suffix == ".npz" and Path(path).exists():
-        with np.load(path, allow_pickle=False) as npz:
-            if "frame" in npz.files:
-                return str(npz["frame"])
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if "frame" in npz.files:
+                    return str(npz["frame"])
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, TypeError):
+            pass  # unreadable: loading it reports why
     return "gymnasium"
 
 
