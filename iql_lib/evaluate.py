@@ -71,7 +71,7 @@ def shortest_path_reference(env: PointMassEnv, n_episodes: int = 200, seed: int 
     from iql_lib.envs.pointmass import shortest_path_actions
 
     def act(obs):
-        positions = env.dynamics.positions_from_observations(obs.numpy())
+        positions = env.positions_from_observations(obs.numpy())
         return torch.as_tensor(shortest_path_actions(env.maze, positions))
 
     return evaluate_pointmass(act, env, n_episodes, seed)

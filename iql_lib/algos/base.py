@@ -21,15 +21,15 @@ class Algorithm:
 
     def __init__(self, ob_dim: int, ac_dim: int, discrete: bool, cfg: TrainConfig):
         self.ob_dim, self.ac_dim, self.discrete, self.cfg = ob_dim, ac_dim, discrete, cfg
-        self.policy_template = make_policy(ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
+        self.policy_args = (ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
+        self.policy_template = make_policy(*self.policy_args)
         self.policy = FlatNet(self.policy_template)
 
     # --- parameters --------------------------------------------------------------
 
     def build(self) -> dict[str, torch.Tensor]:
         """Fresh parameters for every network, drawn from torch's global RNG."""
-        return {"policy": FlatNet.flatten(make_policy(self.ob_dim, self.ac_dim, self.discrete,
-                                                      self.cfg.hidden_size, self.cfg.n_layers))}
+        return {"policy": FlatNet.flatten(make_policy(*self.policy_args))}
 
     def init_state(self, seed: int) -> dict[str, torch.Tensor]:
         """Parameters seeded by `seed`, each trained one with its Adam state."""
