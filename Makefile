@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean-results
+.PHONY: demo test bench venv notebooks release clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# Student notebooks from the nbgrader sources in solutions/ (commit the result).
+notebooks: $(STAMP)
+	$(BIN)/python -m autograder.release notebooks
+
+# The student bundle in dist/: notebooks, iql_lib with stubs, data, public tests.
+release: $(STAMP)
+	$(BIN)/python -m autograder.release bundle dist
 
 # Speed benchmarks (minutes; installs d3rlpy into its own venv the first time).
 bench: $(STAMP)

@@ -1,44 +1,48 @@
-"""Figures: trajectories over the maze and learning curves with a mean ± std band."""
+"""Figures: trajectories over the maze, learning curves with a mean ± std band, value maps.
+
+Each figure has a `draw_*(ax, ...)` function that draws on any matplotlib axis (the
+notebooks show them inline) and, where the trainer needs a file, a `plot_*` function that
+writes a PNG through a bare `Figure`, which needs no GUI backend, so training never
+touches the backend a notebook or a desktop session chose.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless: every figure is written to a file
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from iql_lib.envs.mazes import draw_maze  # noqa: E402
+from iql_lib.envs.mazes import draw_maze
 
 
-def plot_trajectories(env, trajectories: list[np.ndarray], path: str | Path, *, title: str = "",
-                      background: list[np.ndarray] | None = None) -> Path:
-    """Rollouts (x-y positions `[T, 2]` in `env`'s frame) drawn over its maze;
-    `background` trajectories (e.g. the dataset's) are drawn faint behind them."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+def draw_trajectories(ax, env, trajectories: list[np.ndarray], *, title: str = "",
+                      background: list[np.ndarray] | None = None, colour_by: np.ndarray | None = None):
+    """Rollouts (x-y positions `[T, 2]` in `env`'s frame) over its maze; `background`
+    trajectories (e.g. the dataset's) are drawn faint behind them. `colour_by` (one value
+    per trajectory, e.g. its return) picks each line's colour; by default, its order."""
     draw_maze(ax, env.drawing_maze, goal_radius=env.goal_radius_cells)
     for traj in background or []:
         cells = env.to_cells(traj)
         ax.plot(cells[:, 1], cells[:, 0], color="0.55", lw=0.6, alpha=0.25, zorder=1)
-    colours = plt.cm.viridis(np.linspace(0.1, 0.9, max(1, len(trajectories))))
-    for traj, colour in zip(trajectories, colours):
+    if colour_by is None:
+        shades = np.linspace(0.1, 0.9, max(1, len(trajectories)))
+    else:
+        values = np.asarray(colour_by, dtype=float)
+        shades = 0.1 + 0.8 * (values - values.min()) / max(np.ptp(values), 1e-9)
+    for traj, shade in zip(trajectories, shades):
         cells = env.to_cells(traj)
-        ax.plot(cells[:, 1], cells[:, 0], color=colour, lw=1.3, alpha=0.85, zorder=3)
+        ax.plot(cells[:, 1], cells[:, 0], color=colormaps["viridis"](shade), lw=1.3, alpha=0.85, zorder=3)
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return ax
 
 
-def plot_learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, *,
-                         title: str = "", reference_lines: dict[str, float] | None = None,
-                         ylabel: str = "Eval_AverageReturn") -> Path:
+def draw_learning_curves(ax, curves: dict[str, tuple[np.ndarray, np.ndarray]], *, title: str = "",
+                         reference_lines: dict[str, float] | None = None,
+                         ylabel: str = "Eval_AverageReturn"):
     """`curves` maps a label to `(steps [T], values [n_seeds, T])`; draws mean ± std."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, (steps, values) in curves.items():
+        values = np.asarray(values, dtype=float)
         mean, std = values.mean(axis=0), values.std(axis=0)
         (line,) = ax.plot(steps, mean, label=f"{label} (n={len(values)})")
         ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
@@ -51,8 +55,48 @@ def plot_learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path:
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
+    return ax
+
+
+def draw_value_map(ax, env, values: np.ndarray, *, arrows: np.ndarray | None = None, title: str = "",
+                   vmin: float | None = None, vmax: float | None = None):
+    """A per-cell map over a PointMass maze: `values [rows, cols]` as colour (NaN on walls;
+    `vmin`/`vmax` fix the colour scale), and optionally `arrows [rows, cols, 2]` (row, col
+    direction) drawn from each cell centre."""
+    maze = env.drawing_maze
+    rows, cols = maze.shape
+    shown = np.where(maze.grid == 1, np.nan, values)
+    image = ax.imshow(shown, cmap="magma", extent=(0, cols, rows, 0), interpolation="nearest", zorder=1,
+                      vmin=vmin, vmax=vmax)
+    draw_maze(ax, maze, goal_radius=env.goal_radius_cells)  # walls show through the NaNs
+    if arrows is not None:
+        r, c = np.nonzero(maze.grid == 0)
+        ax.quiver(c + 0.5, r + 0.5, arrows[r, c, 1], -arrows[r, c, 0], color="tab:cyan",
+                  scale=1, scale_units="xy", width=0.012, zorder=4)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
+
+
+def plot_trajectories(env, trajectories: list[np.ndarray], path: str | Path, *, title: str = "",
+                      background: list[np.ndarray] | None = None) -> Path:
+    """`draw_trajectories` written to a PNG."""
+    fig = Figure(figsize=(4.5, 4.5))
+    draw_trajectories(fig.subplots(), env, trajectories, title=title, background=background)
+    return _save(fig, path)
+
+
+def plot_learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, *,
+                         title: str = "", reference_lines: dict[str, float] | None = None,
+                         ylabel: str = "Eval_AverageReturn") -> Path:
+    """`draw_learning_curves` written to a PNG."""
+    fig = Figure(figsize=(6.5, 4))
+    draw_learning_curves(fig.subplots(), curves, title=title, reference_lines=reference_lines, ylabel=ylabel)
+    return _save(fig, path)

@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from iql_lib.algos import Algorithm, load_blanks, make_algorithm
+from iql_lib.algos.blanks import name_unwritten_blank
 from iql_lib.config import TrainConfig
 from iql_lib.data import DatasetError, Transitions, dataset_frame, load_dataset
 from iql_lib.engine import Engine, ReplayTensor
@@ -73,6 +74,16 @@ def build_algorithm(cfg: TrainConfig, env, blanks=None) -> Algorithm:
 def train(cfg: TrainConfig, seeds: list[int] | None = None, *, blanks=None, progress: bool = True,
           on_log: Callable[[int, dict], None] | None = None) -> list[Path]:
     """Train `seeds` (default `cfg.seeds`) together; returns their run directories."""
+    try:
+        return _train(cfg, seeds, blanks, progress, on_log)
+    except NotImplementedError as err:  # a blank left unwritten: say which, and where to write it
+        named = name_unwritten_blank(err)
+        if named is err:
+            raise
+        raise named from err
+
+
+def _train(cfg, seeds, blanks, progress, on_log) -> list[Path]:
     seeds = list(seeds if seeds is not None else cfg.seeds)
     device = resolve_device(cfg.device)
     env = make_env(cfg.env_name, frame=dataset_frame(dataset_path(cfg)))
@@ -171,9 +182,11 @@ def _mean_losses(pending: list[dict[str, torch.Tensor]], step: int, seeds: list[
     return per_seed
 
 
-def load_policy(run_dir: str | Path, device: str = "cpu"):
+def load_policy(run_dir: str | Path, device: str = "cpu", blanks=None):
     """A finished or interrupted run's policy: `(engine, cfg, seed, env)`, where
-    `engine.act(0, obs, greedy, generator)` acts with the checkpointed parameters."""
+    `engine.act(0, obs, greedy, generator)` acts with the checkpointed parameters.
+    An IQL run's networks are rebuilt with `blanks` when given (a learner's), else with
+    the blanks its config names."""
     run_dir = Path(run_dir)
     saved = json.loads((run_dir / "config.json").read_text())
     seed = saved.pop("seed")
@@ -184,6 +197,6 @@ def load_policy(run_dir: str | Path, device: str = "cpu"):
     checkpoint = RunLogger(run_dir, run_dir.name).load_checkpoint()
     if checkpoint is None:
         raise FileNotFoundError(f"{run_dir}: no checkpoint.pt to load")
-    engine = Engine(build_algorithm(cfg, env), [seed], torch.device(device), compile=False)
+    engine = Engine(build_algorithm(cfg, env, blanks), [seed], torch.device(device), compile=False)
     engine.load_seed_state(0, checkpoint["engine"])
     return engine, cfg, seed, env

@@ -20,9 +20,9 @@ from iql_lib.algos import make_algorithm
 from iql_lib.algos.blanks import BLANK_CHAPTERS, BLANK_NAMES, STUBS, BlankError, Blanks, load_blanks
 from iql_lib.config import make_config
 from iql_lib.engine import Engine
+from tests.conftest import reference_blanks_module
 
 REPO = Path(__file__).resolve().parents[1]
-SOLUTIONS_FILE = REPO / "solutions" / "blanks.py"
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def _seed_and_cwd(monkeypatch):
 @pytest.fixture(scope="module")
 def ref() -> Blanks:
     """The instructor reference, wrapped in the contract checks as IQL uses it."""
-    return load_blanks(str(SOLUTIONS_FILE)).checked()
+    return load_blanks("solutions").checked()
 
 
 def expectile_weights(diff: np.ndarray, zeta: float) -> np.ndarray:
@@ -241,7 +241,7 @@ def test_make_value_network_hidden_layers_are_relu(ref):
 # --- 7. contract checks --------------------------------------------------------------
 
 def _reference_unchecked() -> Blanks:
-    return load_blanks(str(SOLUTIONS_FILE))
+    return load_blanks("solutions")
 
 
 def _v_net_returning_b(ob_dim, hidden_size=256, n_layers=2):
@@ -318,7 +318,7 @@ def test_iql_with_stubs_fails_at_the_value_network():
 # --- 9. load_blanks ------------------------------------------------------------------
 
 def _function_sources() -> dict[str, str]:
-    text = SOLUTIONS_FILE.read_text()
+    text = reference_blanks_module()
     return {node.name: ast.get_source_segment(text, node)
             for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
 
@@ -351,11 +351,14 @@ def _assert_behaves_like_reference(blanks: Blanks):
     assert blanks.checked().make_value_network(3, hidden_size=4, n_layers=1)(torch.zeros(2, 3)).shape == (2, 1)
 
 
-def test_load_solutions_by_name_and_by_path():
-    by_name = load_blanks("solutions")
-    assert Path(by_name.source).resolve() == SOLUTIONS_FILE
+def test_load_solutions_by_name_by_folder_by_module(tmp_path):
+    by_name = load_blanks("solutions")  # the solution cells of the chapter notebooks
+    assert Path(by_name.source).resolve() == REPO / "solutions"
     _assert_behaves_like_reference(by_name)
-    _assert_behaves_like_reference(load_blanks("solutions/blanks.py"))
+    _assert_behaves_like_reference(load_blanks(str(REPO / "solutions")))
+    module = tmp_path / "reference.py"
+    module.write_text(reference_blanks_module())
+    _assert_behaves_like_reference(load_blanks(str(module)))
 
 
 def test_load_from_notebook_skips_magics_and_top_level_statements(tmp_path):

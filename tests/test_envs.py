@@ -331,12 +331,9 @@ def test_shortest_path_reference_scores_about_minus_21_and_always_succeeds():
 # ---------------------------------------------------------------- drawing
 
 def test_draw_maze_and_plot_trajectories_headless(tmp_path):
-    import matplotlib
+    import matplotlib.pyplot as plt
 
     from iql_lib.plots import plot_trajectories
-
-    assert matplotlib.get_backend().lower() == "agg"
-    import matplotlib.pyplot as plt
 
     maze = MAZES["medium"]
     fig, ax = plt.subplots()

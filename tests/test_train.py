@@ -19,6 +19,7 @@ from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec, make_env
 from iql_lib.logs import read_eval_csv, read_metrics
 from iql_lib.train import TrainingDiverged, load_policy, load_training_data, train
+from tests.conftest import reference_blanks_module
 
 DATASET = env_spec("PointmassMedium-v0").default_dataset
 BIN = Path(sys.executable).parent
@@ -161,7 +162,7 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
 
 def test_cli_names_a_blank_with_the_wrong_shape(tmp_path, capsys):
     module = tmp_path / "my_blanks.py"
-    module.write_text(Path("solutions/blanks.py").read_text().replace(
+    module.write_text(reference_blanks_module().replace(
         "return q_sa - v_s", "return (q_sa - v_s).unsqueeze(-1)"))
     code = train_main(["--blanks", str(module), "--num-timesteps", "10", "--out", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err

@@ -64,13 +64,29 @@ class Blanks:
 
 # --- stubs: what the student release of iql_lib contains ------------------------------
 
-def _stub(name: str) -> Callable:
+def not_written_message(name: str) -> str:
     number = BLANK_NAMES.index(name) + 1
+    return (f"Blank {number} ({name}) is not written yet: write it in {BLANK_CHAPTERS[name]}, "
+            f"then train with --blanks <your notebooks folder or module>.")
 
+
+def name_unwritten_blank(err: NotImplementedError) -> NotImplementedError:
+    """`err` restated with the blank (and chapter) whose body raised it, found by walking
+    its traceback innermost first; `err` itself when no blank is on the way."""
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    for name in reversed(frames):
+        if name in BLANK_NAMES:
+            return NotImplementedError(not_written_message(name))
+    return err
+
+
+def _stub(name: str) -> Callable:
     def stub(*args, **kwargs):
-        raise NotImplementedError(
-            f"Blank {number} ({name}) is not filled in yet: write it in {BLANK_CHAPTERS[name]}, "
-            f"then train with --blanks <your notebook or module>.")
+        raise NotImplementedError(not_written_message(name))
 
     stub.__name__ = name
     return stub
@@ -174,14 +190,15 @@ def _cell_python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def _definitions_from_notebooks(paths: list[Path]) -> dict:
+def definitions_from_notebooks(paths: list[Path], namespace: dict | None = None) -> dict:
     """Execute only the imports and top-level definitions of the notebooks' code cells.
 
     Training cells, plots and tests are skipped, so loading a notebook is fast and has no
     side effects; later definitions of the same name win, as they would in the kernel.
+    Definitions go into `namespace` when given (so notebooks can build on each other).
     """
-    namespace: dict = {}
-    for path in paths:
+    namespace = {} if namespace is None else namespace
+    for path in map(Path, paths):
         try:
             notebook = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -229,11 +246,11 @@ def load_blanks(where: str) -> Blanks:
         notebooks = sorted(path.glob("*.ipynb"))
         if not notebooks:
             raise BlankError(f"{path}: no blanks.py and no notebooks to load blanks from")
-        return Blanks.from_namespace(_definitions_from_notebooks(notebooks), str(path))
+        return Blanks.from_namespace(definitions_from_notebooks(notebooks), str(path))
     if path.suffix == ".ipynb":
         if not path.exists():
             raise BlankError(f"notebook not found: {path}")
-        return Blanks.from_namespace(_definitions_from_notebooks([path]), str(path))
+        return Blanks.from_namespace(definitions_from_notebooks([path]), str(path))
     if path.suffix == ".py":
         if not path.exists():
             raise BlankError(f"module file not found: {path}")

@@ -1,9 +1,11 @@
 """Chapter 3's figures: where the mean, the ζ-quantile and the ζ-expectile sit.
 
-`explore_expectiles()` shows them with a ζ slider in a notebook; every figure also
-renders statically at a given ζ, so a notebook read on the web or executed headless
-still shows it. The numbers come from `expectile` and `quantile`, which solve the
-defining equations directly rather than calling the student's blanks.
+`explore_expectiles()` shows them with a ζ slider in a notebook; `explore_zeta_sweep()`
+adds a slider over the share of good actions and follows V = the ζ-expectile across
+every ζ at once. Every figure also renders statically at a given setting, so a notebook
+read on the web or executed headless still shows it. The numbers come from `expectile`,
+`expectile_curve` and `quantile`, which solve the defining equations directly rather
+than calling the student's blanks.
 """
 from __future__ import annotations
 
@@ -35,11 +37,57 @@ def quantile(values: np.ndarray, zeta: float) -> float:
     return float(np.quantile(np.asarray(values, dtype=np.float64), zeta))
 
 
-def q_values_of_mixed_actions(n: int = 2000, good_fraction: float = 0.2, seed: int = 0) -> np.ndarray:
-    """Q(s, a) over a dataset's actions at one state: a few good actions, many poor ones."""
+def mixed_actions(n: int = 2000, good_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`(q, is_good)`: Q(s, a) over a dataset's actions at one state, a few good actions
+    (Q ≈ −5) and many poor ones (Q ≈ −12), with a mask saying which is which."""
     rng = np.random.default_rng(seed)
     n_good = int(n * good_fraction)
-    return np.concatenate([rng.normal(-5.0, 1.0, n_good), rng.normal(-12.0, 2.0, n - n_good)])
+    q = np.concatenate([rng.normal(-5.0, 1.0, n_good), rng.normal(-12.0, 2.0, n - n_good)])
+    return q, np.arange(n) < n_good
+
+
+def q_values_of_mixed_actions(n: int = 2000, good_fraction: float = 0.2, seed: int = 0) -> np.ndarray:
+    """Q(s, a) over a dataset's actions at one state: a few good actions, many poor ones."""
+    return mixed_actions(n, good_fraction, seed)[0]
+
+
+def expectile_curve(values: np.ndarray, zetas: np.ndarray, iterations: int = 64) -> np.ndarray:
+    """The ζ-expectile of one sample for every ζ in `zetas` at once (bisection on all of
+    them together). `values` may also be `[rows, n]`, giving `[len(zetas), rows]`."""
+    x = np.asarray(values, dtype=np.float64)
+    z = np.asarray(zetas, dtype=np.float64).reshape((-1,) + (1,) * x.ndim)
+    if np.any((z <= 0) | (z >= 1)):
+        raise ValueError(f"ζ must lie in (0, 1), got {np.ravel(zetas)}")
+    lo = np.broadcast_to(x.min(axis=-1, keepdims=True), z.shape[:1] + x.shape[:-1] + (1,)).copy()
+    hi = np.broadcast_to(x.max(axis=-1, keepdims=True), lo.shape).copy()
+    for _ in range(iterations):
+        m = 0.5 * (lo + hi)
+        above = z * np.clip(x - m, 0, None).mean(axis=-1, keepdims=True)
+        below = (1 - z) * np.clip(m - x, 0, None).mean(axis=-1, keepdims=True)
+        lo, hi = np.where(above > below, m, lo), np.where(above > below, hi, m)
+    return 0.5 * (lo + hi)[..., 0]
+
+
+ZETA_GRID = np.round(np.linspace(0.01, 0.99, 99), 2)
+
+
+def positive_advantage_shares(q_values: np.ndarray, is_good: np.ndarray, zetas=ZETA_GRID) -> dict:
+    """For each ζ, the share of good and of poor actions whose advantage A = Q − V is
+    positive when V is the ζ-expectile: the actions an advantage-weighted policy favours."""
+    q, good = np.asarray(q_values, dtype=np.float64), np.asarray(is_good, dtype=bool)
+    v = expectile_curve(q, zetas)[:, None]
+    positive = q[None, :] > v
+    return {"zeta": np.asarray(zetas), "good": positive[:, good].mean(axis=1),
+            "poor": positive[:, ~good].mean(axis=1)}
+
+
+def outlier_pull(zetas=ZETA_GRID, n_actions: int = 20, error: float = 10.0, seed: int = 3) -> np.ndarray:
+    """How far V (the ζ-expectile over `n_actions` actions at one state) moves when the
+    best action's Q is overestimated by `error`: what a single optimistic error costs."""
+    q = q_values_of_mixed_actions(n=n_actions, seed=seed)
+    wrong = q.copy()
+    wrong[np.argmax(q)] += error
+    return expectile_curve(wrong, zetas) - expectile_curve(q, zetas)
 
 
 def plot_asymmetric_loss(zeta: float, ax=None):
@@ -112,3 +160,114 @@ def explore_expectiles(zeta: float = DEFAULT_ZETA):
     slider = widgets.FloatSlider(value=zeta, min=0.05, max=0.99, step=0.01, description="ζ",
                                  continuous_update=False)
     return widgets.interactive(show, zeta=slider)
+
+
+def plot_zeta_sweep(zeta: float | None = DEFAULT_ZETA, q_values: np.ndarray | None = None,
+                    is_good: np.ndarray | None = None, ax=None):
+    """V = the ζ-expectile of the same Q-values for every ζ, next to the ζ-quantile, the
+    mean, the max and (given `is_good`) the mean Q of the good actions; `zeta` is marked."""
+    import matplotlib.pyplot as plt
+
+    if q_values is None:
+        q_values, is_good = mixed_actions()
+    q = np.asarray(q_values, dtype=np.float64)
+    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
+    ax.plot(ZETA_GRID, expectile_curve(q, ZETA_GRID), color="tab:blue", lw=2.2, label="ζ-expectile = V(s)")
+    ax.plot(ZETA_GRID, np.quantile(q, ZETA_GRID), ":", color="tab:red", lw=2, label="ζ-quantile")
+    ax.axhline(q.mean(), color="0.3", lw=1.2, label=f"mean: {q.mean():.2f}")
+    ax.axhline(q.max(), color="0.3", ls="--", lw=1.2, label=f"max: {q.max():.2f}")
+    if is_good is not None and np.any(is_good):
+        good_mean = q[np.asarray(is_good, dtype=bool)].mean()
+        ax.axhline(good_mean, color="tab:green", ls="-.", lw=1.2, label=f"good actions' mean: {good_mean:.2f}")
+    if zeta is not None:
+        ax.axvline(zeta, color="tab:blue", alpha=0.3, lw=6)
+        ax.plot([zeta], [expectile(q, zeta)], "o", color="tab:blue", ms=7)
+    ax.set_xlabel("ζ")
+    ax.set_ylabel("value")
+    ax.set_xlim(0, 1)
+    ax.set_title("Where V(s) sits as ζ moves", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_positive_advantage(zeta: float | None = DEFAULT_ZETA, q_values: np.ndarray | None = None,
+                            is_good: np.ndarray | None = None, ax=None):
+    """The share of good and of poor actions with A = Q − V > 0, against ζ."""
+    import matplotlib.pyplot as plt
+
+    if q_values is None:
+        q_values, is_good = mixed_actions()
+    shares = positive_advantage_shares(q_values, is_good)
+    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
+    ax.plot(shares["zeta"], 100 * shares["good"], color="tab:green", lw=2.2, label="good actions")
+    ax.plot(shares["zeta"], 100 * shares["poor"], color="tab:orange", lw=2.2, label="poor actions")
+    if zeta is not None:
+        ax.axvline(zeta, color="tab:blue", alpha=0.3, lw=6)
+    ax.set_xlabel("ζ")
+    ax.set_ylabel("% with positive advantage")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-3, 103)
+    ax.set_title("Which actions have A = Q − V > 0", fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def zeta_sweep_figure(zeta: float = DEFAULT_ZETA, good_fraction: float = 0.2):
+    """Three panels for one share of good actions: the Q-values with their statistics at
+    `zeta`, V against ζ, and which actions end up with a positive advantage."""
+    import matplotlib.pyplot as plt
+
+    q, good = mixed_actions(good_fraction=good_fraction)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    plot_statistics(zeta, q, ax=axes[0])
+    axes[0].set_title(f"{100 * good_fraction:.0f} % good actions", fontsize=10)
+    plot_zeta_sweep(zeta, q, good, ax=axes[1])
+    plot_positive_advantage(zeta, q, good, ax=axes[2])
+    fig.tight_layout()
+    return fig
+
+
+def explore_zeta_sweep(zeta: float = DEFAULT_ZETA, good_fraction: float = 0.2):
+    """In a notebook: `zeta_sweep_figure` under a ζ slider and a good-action-share slider.
+    Elsewhere: the static figure."""
+    try:
+        import ipywidgets as widgets
+        from IPython import get_ipython
+    except ImportError:
+        return zeta_sweep_figure(zeta, good_fraction)
+    if get_ipython() is None:
+        return zeta_sweep_figure(zeta, good_fraction)
+    import matplotlib.pyplot as plt
+
+    def show(zeta, good_fraction):
+        zeta_sweep_figure(zeta, good_fraction)
+        plt.show()
+
+    zeta_slider = widgets.FloatSlider(value=zeta, min=0.05, max=0.99, step=0.01, description="ζ",
+                                      continuous_update=False)
+    share_slider = widgets.FloatSlider(value=good_fraction, min=0.05, max=0.6, step=0.05,
+                                       description="good share", continuous_update=False)
+    return widgets.interactive(show, zeta=zeta_slider, good_fraction=share_slider)
+
+
+def plot_outlier_pull(zeta: float | None = DEFAULT_ZETA, n_actions: int = 20, error: float = 10.0, ax=None):
+    """`outlier_pull` against ζ: the shift of V when one Q-value is too high by `error`."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
+    pull = outlier_pull(ZETA_GRID, n_actions=n_actions, error=error)
+    ax.plot(ZETA_GRID, pull, color="tab:purple", lw=2.2)
+    ax.axhline(error, color="0.3", ls="--", lw=1.2, label=f"the error itself: +{error:g}")
+    ax.axhline(error / n_actions, color="0.3", ls=":", lw=1.2, label=f"mean's shift (error / {n_actions})")
+    if zeta is not None:
+        ax.plot([zeta], [np.interp(zeta, ZETA_GRID, pull)], "o", color="tab:purple", ms=7,
+                label=f"ζ = {zeta:.2f}: V moves {np.interp(zeta, ZETA_GRID, pull):.2f}")
+    ax.set_xlabel("ζ")
+    ax.set_ylabel("shift of V(s)")
+    ax.set_xlim(0, 1)
+    ax.set_title(f"One of {n_actions} Q-values overestimated by {error:g}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return ax

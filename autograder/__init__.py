@@ -1,0 +1,1 @@
+"""Instructor tools: the student release, nbgrader grading, and (later) the CSV checker."""
