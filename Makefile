@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench venv notebooks release clean-results
+.PHONY: demo test bench venv notebooks release grade clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ notebooks: $(STAMP)
 # The student bundle in dist/: notebooks, iql_lib with stubs, data, public tests.
 release: $(STAMP)
 	$(BIN)/python -m autograder.release bundle dist
+
+# Instructors: autograde SUBMISSIONS/<student>/*.ipynb into grades.csv.
+grade: $(STAMP)
+	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out grades.csv
 
 # Speed benchmarks (minutes; installs d3rlpy into its own venv the first time).
 bench: $(STAMP)

@@ -1,0 +1,207 @@
+"""Grading: the hidden tests separate right from wrong blanks, a broken blank costs only its
+own points, and learners grade their own notebooks with `iql-grade`.
+
+The hidden tests are the graded cells of `solutions/` (what nbgrader runs). Here they run
+directly (exec) against the reference with one blank swapped for a typical mistake; one
+real nbgrader autograde then checks that blanks that raise, return NaN or loop forever
+cost their own cells and nothing else.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from autograder.grade import autograde, collect, main as grade_main
+from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
+from iql_lib.course.grade import main as iql_grade_main
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+REF = load_blanks(str(SOLUTIONS))
+
+
+def _hidden_cells() -> dict[str, str]:
+    """grade_id -> source of every graded cell of the blanks."""
+    cells = {}
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            meta = cell["metadata"].get("nbgrader", {})
+            if meta.get("grade") and "blank" in meta["grade_id"]:
+                cells[meta["grade_id"]] = "".join(cell["source"])
+    return cells
+
+
+HIDDEN = _hidden_cells()
+
+
+def _failing_cells(**swapped) -> set[str]:
+    """The graded cells that fail when the reference blanks have `swapped` in place."""
+    failed = set()
+    for grade_id, source in HIDDEN.items():
+        namespace = {"torch": torch, "nn": nn, **{n: getattr(REF, n) for n in BLANK_NAMES}, **swapped}
+        try:
+            exec(source, namespace)
+        except Exception:
+            failed.add(grade_id)
+    return failed
+
+
+def _cells_of(number: int) -> set[str]:
+    return {gid for gid in HIDDEN if f"blank{number}" in gid}
+
+
+def test_every_blank_has_graded_cells_and_the_reference_passes_them_all():
+    for number in range(1, 7):
+        assert _cells_of(number), f"no graded cell for blank {number}"
+    assert _failing_cells() == set()
+
+
+def _mlp(ob_dim, hidden_size, n_layers, out_act=None, flatten=False):
+    layers, width = [], ob_dim
+    for _ in range(n_layers):
+        layers += [nn.Linear(width, hidden_size), nn.ReLU()]
+        width = hidden_size
+    layers.append(nn.Linear(width, 1))
+    layers += [out_act] if out_act is not None else []
+    layers += [nn.Flatten(0)] if flatten else []
+    return nn.Sequential(*layers)
+
+
+def _weights(diff, zeta):
+    return torch.where(diff < 0, 1 - zeta, zeta)
+
+
+def _q_losses(target):
+    def q_losses(q1, q2, v_net, next_obs, reward, terminal, gamma):
+        y = target(v_net, next_obs, reward, terminal, gamma)
+        return nn.functional.mse_loss(q1, y), nn.functional.mse_loss(q2, y)
+    return q_losses
+
+
+WRONG = {
+    1: {
+        "output [B]": lambda d, hidden_size=256, n_layers=2: _mlp(d, hidden_size, n_layers, flatten=True),
+        "ReLU on the output": lambda d, hidden_size=256, n_layers=2: _mlp(d, hidden_size, n_layers, nn.ReLU()),
+        "tanh on the output": lambda d, hidden_size=256, n_layers=2: _mlp(d, hidden_size, n_layers, nn.Tanh()),
+        "ignores n_layers": lambda d, hidden_size=256, n_layers=2: _mlp(d, hidden_size, 2),
+        "ignores hidden_size": lambda d, hidden_size=256, n_layers=2: _mlp(d, 64, n_layers),
+    },
+    2: {
+        "swapped ζ and 1−ζ": lambda diff, z: (1 - _weights(diff, z)) * diff**2,
+        "mean instead of per sample": lambda diff, z: (_weights(diff, z) * diff**2).mean(),
+        "|diff| instead of diff²": lambda diff, z: _weights(diff, z) * diff.abs(),
+        "signed weight": lambda diff, z: (z - (diff < 0).to(diff.dtype)) * diff**2,
+    },
+    3: {
+        "sign flip v − q": lambda q, v, z: REF.expectile_loss(v - q.detach(), z).mean(),
+        "sum instead of mean": lambda q, v, z: REF.expectile_loss(q.detach() - v, z).sum(),
+        "gradient into the target Q": lambda q, v, z: REF.expectile_loss(q - v, z).mean(),
+        "1−ζ passed for ζ": lambda q, v, z: REF.expectile_loss(q.detach() - v, 1 - z).mean(),
+    },
+    4: {
+        "missing terminal mask": _q_losses(lambda v, s, r, d, g: (r + g * v(s).squeeze(-1)).detach()),
+        "missing γ": _q_losses(lambda v, s, r, d, g: (r + (1 - d) * v(s).squeeze(-1)).detach()),
+        "gradient leaking into V": _q_losses(lambda v, s, r, d, g: r + g * (1 - d) * v(s).squeeze(-1)),
+        "V(s') not squeezed": _q_losses(lambda v, s, r, d, g: (r + g * (1 - d) * v(s)).detach()),
+    },
+    5: {
+        "sign flip": lambda q, v: v - q,
+        "shape [B, 1]": lambda q, v: (q - v).unsqueeze(-1),
+        "absolute value": lambda q, v: (q - v).abs(),
+    },
+    6: {
+        "unclamped weights": lambda lp, a, t, max_weight=50.0: -(torch.exp(a.detach() / t) * lp).mean(),
+        "gradient-carrying weights": lambda lp, a, t, max_weight=50.0: -(torch.exp(a / t).clamp(max=max_weight) * lp).mean(),
+        "sign": lambda lp, a, t, max_weight=50.0: (torch.exp(a.detach() / t).clamp(max=max_weight) * lp).mean(),
+        "A·λ instead of A/λ": lambda lp, a, t, max_weight=50.0: -(torch.exp(a.detach() * t).clamp(max=max_weight) * lp).mean(),
+    },
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using a target size")  # the unsqueezed V(s') mistake
+@pytest.mark.parametrize("number, mistake", [(n, m) for n, mistakes in WRONG.items() for m in mistakes])
+def test_a_typical_mistake_loses_its_blanks_points_and_only_those(number, mistake):
+    name = BLANK_NAMES[number - 1]
+    assert _failing_cells(**{name: WRONG[number][mistake]}) == _cells_of(number)
+
+
+def test_a_wrong_expectile_loss_does_not_cost_the_value_loss_points():
+    # value_loss calls the learner's expectile_loss; its graded cell swaps in a reference
+    assert _failing_cells(expectile_loss=WRONG[2]["swapped ζ and 1−ζ"]) == _cells_of(2)
+
+
+@pytest.mark.parametrize("indicator", [lambda d: d < 0, lambda d: d <= 0])
+def test_strict_and_non_strict_indicators_keep_full_marks(indicator):
+    def expectile_loss(diff, expectile):
+        return torch.abs(expectile - indicator(diff).to(diff.dtype)) * diff**2
+    assert _failing_cells(expectile_loss=expectile_loss) == set()
+
+
+# ------------------------------------------------------------ iql-grade, for learners
+
+def _learner_copy(tmp_path: Path, **replacements: str) -> Path:
+    """The solution notebooks with some solution regions replaced by `replacements`."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for path in SOLUTIONS.glob("*.ipynb"):
+        notebook = json.loads(path.read_text())
+        for cell in notebook["cells"]:
+            source = "".join(cell["source"])
+            for name, body in replacements.items():
+                if cell["metadata"].get("nbgrader", {}).get("solution") and f"def {name}(" in source:
+                    source = re.sub(r"### BEGIN SOLUTION.*### END SOLUTION", body, source, flags=re.S)
+            cell["source"] = source
+        (folder / path.name).write_text(json.dumps(notebook))
+    return folder
+
+
+BROKEN = {
+    "expectile_loss": "while True:\n        pass",
+    "estimate_advantage": "return (q_sa - v_s) * float('nan')",
+    "actor_loss": "raise ValueError('oops')",
+}
+
+
+def test_iql_grade_reports_each_blank_and_isolates_a_blank_that_loops(tmp_path, capsys):
+    folder = _learner_copy(tmp_path, **BROKEN)
+    assert iql_grade_main([str(folder), "--timeout", "8"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"✗ blank 2 expectile_loss\s+timeout", out)
+    assert re.search(r"✗ blank 5 estimate_advantage\s+fail", out) and "nan" in out.lower()
+    assert re.search(r"✗ blank 6 actor_loss\s+fail", out) and "ValueError: oops" in out
+    assert re.search(r"✗ blank 3 value_loss\s+timeout", out)  # it calls the learner's blank 2
+    for number in (1, 4):
+        assert re.search(rf"✓ blank {number} \w+\s+pass", out)
+    assert "14 / 18 visible checks pass" in out
+
+
+def test_iql_grade_on_the_reference_and_on_bad_input(capsys, tmp_path):
+    assert iql_grade_main([str(SOLUTIONS)]) == 0
+    assert "18 / 18 visible checks pass" in capsys.readouterr().out
+    assert iql_grade_main([str(tmp_path / "nowhere.ipynb")]) == 2
+    assert "not a notebook or a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ a real autograde
+
+def test_nbgrader_charges_raising_nan_and_looping_blanks_to_their_own_cells(tmp_path):
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    shutil.move(str(_learner_copy(tmp_path, **BROKEN)), submissions / "ada")
+    students = collect(submissions)
+    grades = autograde(students, tmp_path / "course", cell_timeout=15)
+    lost = {gid for gid, (score, maximum) in grades.scores["ada"].items() if score < maximum}
+    assert lost == _cells_of(2) | _cells_of(5) | _cells_of(6)
+
+    out = tmp_path / "grades.csv"
+    assert grade_main([str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    from autograder.grade import write_grades_csv
+    write_grades_csv(grades, out)
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["student"] == "ada" and float(row["total"]) == grades.total("ada")[0] < float(row["max"])
