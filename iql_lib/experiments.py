@@ -4,7 +4,8 @@ IQL (ζ = 0.9), IQL (ζ = 0.2) and filtered BC (top 10 %) train on the shipped P
 stitching dataset; each method trains all its seeds batched in one worker process, and
 the methods share the cores. The summary
 compares each method's final evaluation with the dataset's best and mean trajectory
-returns, and draws trajectories and learning curves.
+returns, and draws trajectories and learning curves; `iql-report` builds its P2.3 table
+from the same functions (`stitching_summary`, `stitching_table`, `final_policies`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ import torch
 from tqdm.auto import tqdm
 
 from iql_lib.config import make_config
-from iql_lib.logs import METRIC, read_eval_csv, read_metrics
+from iql_lib.course.experiments import read_curves
+from iql_lib.course.experiments import summarise as summarise_seeds
+from iql_lib.logs import read_eval_csv
+from iql_lib.tables import MeanStd, Table
 
 STITCHING_METHODS: dict[str, dict] = {
     "iql_zeta_0.9": dict(algo="iql", expectile=0.9),
@@ -28,6 +32,7 @@ STITCHING_METHODS: dict[str, dict] = {
     "filtered_bc_top10": dict(algo="bc", filter_top_percent=10),
 }
 ENV_NAME = "PointmassMedium-v0"
+FINAL_POLICY_EPISODES = 100  # episodes per seed when the final policies are re-evaluated
 
 
 def stitching_parser() -> argparse.ArgumentParser:
@@ -120,58 +125,60 @@ def _train_in_parallel(jobs: list[dict], workers: int) -> None:
             future.result()  # re-raise a worker's error here
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
-    return float(np.mean(values)), float(np.std(values))
-
-
 def summarise(jobs: list[dict], dataset: str, out: Path) -> dict:
     """Build summary.json / summary.md and the figures from the finished run directories."""
     from iql_lib.data import load_dataset
     from iql_lib.envs import make_env
-    from iql_lib.plots import plot_learning_curves
 
     out.mkdir(parents=True, exist_ok=True)
     env = make_env(ENV_NAME)
     data = load_dataset(dataset, env)
+    methods = {job["method"]: job["run_dirs"] for job in jobs}
+    summary = stitching_summary(methods, dataset, data)
+    modes = {method: final_policies(method, dirs, data, env, out / f"trajectories_{method}.png")
+             for method, dirs in methods.items()}
+    plot_stitching_curves(summary, methods, out / "learning_curves.png")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text(stitching_table(summary).markdown(level=1) + "\n"
+                                    + modes_table(modes).markdown())
+    return summary
+
+
+def stitching_summary(methods: dict[str, list[Path]], dataset: str, data) -> dict:
+    """summary.json's numbers: the dataset's trajectory returns (`data` is `dataset` loaded)
+    and, per method (label -> its seeds' run directories), the final evaluation across seeds."""
     returns = data.episode_returns()
     summary = {"env": ENV_NAME,
                "dataset": {"path": str(dataset), "n_trajectories": int(len(returns)),
                            "best_return": float(returns.max()), "mean_return": float(returns.mean())},
                "runs": {}}
-    curves, modes = {}, {}
-    for job in jobs:
-        method = job["method"]
-        finals, maxes, curve = [], [], []
-        for run_dir in job["run_dirs"]:
-            evals = [m for m in read_metrics(run_dir / "metrics.jsonl") if METRIC in m]
-            finals.append(evals[-1][METRIC])
-            maxes.append(evals[-1]["Eval_MaxReturn"])
-            curve.append([m[METRIC] for m in evals])
-            steps = [m["step"] for m in evals]
-        mean, std = _stats(finals)
-        max_mean, max_std = _stats(maxes)
-        summary["runs"][method] = {"seeds": job["seeds"], "final_returns": finals,
-                                   "max_returns": maxes, "mean": mean, "std": std,
-                                   "max_mean": max_mean, "max_std": max_std}
-        curves[method] = (np.array(steps), np.array(curve))
-        modes[method] = _final_policies(method, job["run_dirs"], data, env,
-                                        out / f"trajectories_{method}.png")
-
-    plot_learning_curves(curves, out / "learning_curves.png", title=f"Stitching on {ENV_NAME}",
-                         reference_lines={"dataset best": summary["dataset"]["best_return"],
-                                          "dataset mean": summary["dataset"]["mean_return"]})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(summary_markdown(summary) + modes_markdown(modes))
+    for method, run_dirs in methods.items():
+        s = summarise_seeds(run_dirs)
+        summary["runs"][method] = {"seeds": s["seeds"], "final_returns": s["final_returns"],
+                                   "max_returns": s["max_returns"], "mean": s["mean"], "std": s["std"],
+                                   "max_mean": s["max_return_mean"], "max_std": s["max_return_std"]}
     return summary
 
 
-def _final_policies(method, run_dirs, data, env, path: Path, episodes: int = 100,
-                    episodes_drawn_per_seed: int = 5) -> dict[str, float]:
-    """Roll out every seed's final policy in both evaluation modes.
+def plot_stitching_curves(summary: dict, methods: dict[str, list[Path]], path: Path) -> Path:
+    """Each method's Eval_AverageReturn (mean ± std over seeds) against the dataset's best and mean."""
+    from iql_lib.plots import plot_learning_curves
+
+    d = summary["dataset"]
+    return plot_learning_curves({method: read_curves(dirs) for method, dirs in methods.items()}, path,
+                                title=f"Stitching on {summary['env']}",
+                                reference_lines={"dataset best": d["best_return"],
+                                                 "dataset mean": d["mean_return"]})
+
+
+def final_policies(method, run_dirs, data, env, path: Path, *, blanks=None,
+                   episodes_drawn_per_seed: int = 5) -> dict[str, float]:
+    """Roll out every seed's final policy in both evaluation modes, FINAL_POLICY_EPISODES each.
 
     Returns the mean return per mode (sampled actions, as the course evaluates, and the
     policy's most likely action), and draws the configured mode's rollouts over the maze
-    with the dataset faint behind them.
+    with the dataset faint behind them. IQL networks are rebuilt with `blanks` when given,
+    else with the blanks each run's config names (see `load_policy`).
     """
     from iql_lib.evaluate import evaluate_pointmass
     from iql_lib.plots import plot_trajectories
@@ -180,11 +187,11 @@ def _final_policies(method, run_dirs, data, env, path: Path, episodes: int = 100
     returns = {"sample": [], "greedy": []}
     drawn = []
     for run_dir in run_dirs:
-        engine, cfg, seed, _ = load_policy(run_dir)
+        engine, cfg, seed, _ = load_policy(run_dir, blanks=blanks)
         for mode in returns:
             generator = torch.Generator().manual_seed(10_000 + seed)
             result = evaluate_pointmass(lambda obs: engine.act(0, obs, mode == "greedy", generator),
-                                        env, episodes, seed=10_000 + seed)
+                                        env, FINAL_POLICY_EPISODES, seed=10_000 + seed)
             returns[mode].append(result.returns.mean())
             if mode == cfg.eval_mode:
                 drawn += result.trajectories[:episodes_drawn_per_seed]
@@ -195,23 +202,21 @@ def _final_policies(method, run_dirs, data, env, path: Path, episodes: int = 100
     return {mode: float(np.mean(values)) for mode, values in returns.items()}
 
 
-def summary_markdown(summary: dict) -> str:
+def stitching_table(summary: dict) -> Table:
+    """Each method's final and best-episode return next to the dataset's best trajectory."""
     d = summary["dataset"]
-    lines = [f"# Stitching on {summary['env']}", "",
-             f"Dataset `{Path(d['path']).name}`: {d['n_trajectories']} trajectories, "
-             f"best return {d['best_return']:.1f}, mean return {d['mean_return']:.1f}.", "",
-             "| method | seeds | final Eval_AverageReturn (mean ± std) | Eval_MaxReturn (mean ± std) "
-             "| beats dataset best? |",
-             "|---|---|---|---|---|"]
-    for method, r in summary["runs"].items():
-        beats = "yes" if r["mean"] > d["best_return"] else "no"
-        lines.append(f"| {method} | {len(r['seeds'])} | {r['mean']:.1f} ± {r['std']:.1f} "
-                     f"| {r['max_mean']:.1f} ± {r['max_std']:.1f} | {beats} |")
-    return "\n".join(lines) + "\n"
+    rows = [[method, str(len(r["seeds"])), MeanStd(r["mean"], r["std"]), MeanStd(r["max_mean"], r["max_std"]),
+             "yes" if r["mean"] > d["best_return"] else "no"] for method, r in summary["runs"].items()]
+    return Table("stitching", f"Stitching on {summary['env']}",
+                 ["method", "seeds", "final Eval_AverageReturn (mean ± std)", "Eval_MaxReturn (mean ± std)",
+                  "beats dataset best?"], rows,
+                 caption=f"Dataset `{Path(d['path']).name}`: {d['n_trajectories']} trajectories, "
+                         f"best return {d['best_return']:.1f}, mean return {d['mean_return']:.1f}.")
 
 
-def modes_markdown(modes: dict[str, dict[str, float]]) -> str:
-    lines = ["", "Final policies re-evaluated on 100 episodes per seed (mean over seeds):", "",
-             "| method | sampled actions | most likely action |", "|---|---|---|"]
-    lines += [f"| {method} | {m['sample']:.1f} | {m['greedy']:.1f} |" for method, m in modes.items()]
-    return "\n".join(lines) + "\n"
+def modes_table(modes: dict[str, dict[str, float]]) -> Table:
+    """`final_policies`' returns per method, sampled vs most likely action."""
+    return Table("final_policies", "Final policies in both evaluation modes",
+                 ["method", "sampled actions", "most likely action"],
+                 [[method, f"{m['sample']:.1f}", f"{m['greedy']:.1f}"] for method, m in modes.items()],
+                 caption=f"Re-evaluated on {FINAL_POLICY_EPISODES} episodes per seed (mean over seeds).")

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-import torch
+# torch is imported where checkpoints need it, so CSV tools (iql-check-submission) start fast.
 
 CSV_NAME = "eval.csv"
 METRIC = "Eval_AverageReturn"
@@ -76,6 +76,8 @@ class RunLogger:
             os.fsync(fh.fileno())
 
     def save_checkpoint(self, state: dict) -> None:
+        import torch
+
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
@@ -84,4 +86,6 @@ class RunLogger:
         """The latest checkpoint (tensors on the CPU), or None before the first one."""
         if not self.checkpoint_path.exists():
             return None
+        import torch
+
         return torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)

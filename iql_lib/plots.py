@@ -97,6 +97,15 @@ def plot_learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path:
                          title: str = "", reference_lines: dict[str, float] | None = None,
                          ylabel: str = "Eval_AverageReturn") -> Path:
     """`draw_learning_curves` written to a PNG."""
-    fig = Figure(figsize=(6.5, 4))
-    draw_learning_curves(fig.subplots(), curves, title=title, reference_lines=reference_lines, ylabel=ylabel)
+    return plot_learning_curve_panels({title: curves}, path, reference_lines=reference_lines, ylabel=ylabel)
+
+
+def plot_learning_curve_panels(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], path: str | Path,
+                               *, reference_lines: dict[str, float] | None = None,
+                               ylabel: str = "Eval_AverageReturn") -> Path:
+    """`draw_learning_curves` side by side in one PNG, one panel per title (e.g. one per
+    task, whose returns live on different scales)."""
+    fig = Figure(figsize=(6.5 * len(panels), 4))
+    for ax, (title, curves) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels.items()):
+        draw_learning_curves(ax, curves, title=title, reference_lines=reference_lines, ylabel=ylabel)
     return _save(fig, path)

@@ -182,17 +182,26 @@ def _mean_losses(pending: list[dict[str, torch.Tensor]], step: int, seeds: list[
     return per_seed
 
 
+def read_run_config(run_dir: str | Path) -> tuple[TrainConfig, int]:
+    """A run's `config.json` as `(cfg, seed)`, `cfg.seeds == [seed]`; a ValueError that
+    names the file when it is missing, not JSON, or not a config this library wrote."""
+    path = Path(run_dir) / "config.json"
+    try:
+        saved = json.loads(path.read_text())
+        seed = saved.pop("seed")
+        saved.pop("run_name", None)
+        return TrainConfig(**{**saved, "seeds": [seed]}), seed
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path}: unreadable config.json ({type(err).__name__}: {err})") from None
+
+
 def load_policy(run_dir: str | Path, device: str = "cpu", blanks=None):
     """A finished or interrupted run's policy: `(engine, cfg, seed, env)`, where
     `engine.act(0, obs, greedy, generator)` acts with the checkpointed parameters.
     An IQL run's networks are rebuilt with `blanks` when given (a learner's), else with
     the blanks its config names."""
     run_dir = Path(run_dir)
-    saved = json.loads((run_dir / "config.json").read_text())
-    seed = saved.pop("seed")
-    saved.pop("run_name")
-    saved["seeds"] = [seed]
-    cfg = TrainConfig(**saved)
+    cfg, seed = read_run_config(run_dir)
     env = make_env(cfg.env_name, frame=dataset_frame(dataset_path(cfg)))
     checkpoint = RunLogger(run_dir, run_dir.name).load_checkpoint()
     if checkpoint is None:

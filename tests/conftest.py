@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from iql_lib.algos.blanks import BLANK_NAMES
+from iql_lib.config import make_config
+from iql_lib.logs import RunLogger
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
@@ -22,3 +26,31 @@ def reference_blanks_module() -> str:
                                                 if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
     assert sorted(functions) == sorted(BLANK_NAMES), f"solution cells found: {sorted(functions)}"
     return "import torch\nfrom torch import nn\n\n\n" + "\n\n\n".join(functions[n] for n in BLANK_NAMES) + "\n"
+
+
+def fake_runs(root: Path, *, algo="iql", env_name="PointmassMedium-v0", seeds=(1, 2, 3), expectile=0.9,
+              gamma=0.95, returns=None, steps=(0, 500, 1000), n_logs=40, v_loss=None, v_mean=-10.0,
+              actor_loss=None, exp_name=None) -> list[Path]:
+    """Run folders as the trainer writes them, with chosen curves (no training)."""
+    cfg = make_config(env_name, algo=algo, expectile=expectile, gamma=gamma, seeds=list(seeds),
+                      num_timesteps=steps[-1], out=str(root), exp_name=exp_name)
+    dirs = []
+    for i, seed in enumerate(cfg.seeds):
+        logger = RunLogger(Path(cfg.out) / cfg.run_name(seed), cfg.run_name(seed))
+        logger.start({**cfg.to_dict(), "seed": seed, "run_name": logger.run_name}, resume_step=None)
+        curve = returns[i] if returns is not None else np.linspace(-150, -30 - i, len(steps))
+        t = np.linspace(0, 1, n_logs)
+        v = v_loss if v_loss is not None else 0.05 * (1 - np.exp(-10 * t))
+        a = actor_loss if actor_loss is not None else 0.4 + 0.2 * np.exp(-5 * t)
+        mean_value = np.broadcast_to(np.asarray(v_mean, dtype=float), (n_logs,))
+        for k in range(n_logs):
+            losses = {"Critic_Q_Loss": 4 * float(v[k]), "Actor_Loss": float(a[k]), "Q_Mean": mean_value[k]}
+            if algo == "iql":
+                losses.update(Critic_V_Loss=float(v[k]), V_Mean=mean_value[k])
+            logger.log(int(steps[-1] * (k + 1) / n_logs), losses)
+        for step, value in zip(steps, curve):
+            logger.log(step, {"Eval_AverageReturn": float(value), "Eval_MaxReturn": float(value) + 10,
+                              "Eval_SuccessRate": 1.0})
+            logger.log_eval(step, float(value))
+        dirs.append(logger.dir)
+    return dirs

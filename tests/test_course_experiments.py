@@ -27,38 +27,10 @@ from iql_lib.course.experiments import (
     training_signals,
     write_submission,
 )
-from iql_lib.logs import RunLogger
 from iql_lib.train import train
+from tests.conftest import fake_runs
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "08_experiments.ipynb"
-
-
-def fake_runs(root: Path, *, algo="iql", env_name="PointmassMedium-v0", seeds=(1, 2, 3), expectile=0.9,
-              gamma=0.95, returns=None, steps=(0, 500, 1000), n_logs=40, v_loss=None, v_mean=-10.0,
-              actor_loss=None) -> list[Path]:
-    """Run folders as the trainer writes them, with chosen curves (no training)."""
-    cfg = make_config(env_name, algo=algo, expectile=expectile, gamma=gamma, seeds=list(seeds),
-                      num_timesteps=steps[-1], out=str(root))
-    dirs = []
-    for i, seed in enumerate(cfg.seeds):
-        logger = RunLogger(Path(cfg.out) / cfg.run_name(seed), cfg.run_name(seed))
-        logger.start({**cfg.to_dict(), "seed": seed, "run_name": logger.run_name}, resume_step=None)
-        curve = returns[i] if returns is not None else np.linspace(-150, -30 - i, len(steps))
-        t = np.linspace(0, 1, n_logs)
-        v = v_loss if v_loss is not None else 0.05 * (1 - np.exp(-10 * t))
-        a = actor_loss if actor_loss is not None else 0.4 + 0.2 * np.exp(-5 * t)
-        mean_value = np.broadcast_to(np.asarray(v_mean, dtype=float), (n_logs,))
-        for k in range(n_logs):
-            losses = {"Critic_Q_Loss": 4 * float(v[k]), "Actor_Loss": float(a[k]), "Q_Mean": mean_value[k]}
-            if algo == "iql":
-                losses.update(Critic_V_Loss=float(v[k]), V_Mean=mean_value[k])
-            logger.log(int(steps[-1] * (k + 1) / n_logs), losses)
-        for step, value in zip(steps, curve):
-            logger.log(step, {"Eval_AverageReturn": float(value), "Eval_MaxReturn": float(value) + 10,
-                              "Eval_SuccessRate": 1.0})
-            logger.log_eval(step, float(value))
-        dirs.append(logger.dir)
-    return dirs
 
 
 # --- finding AntMaze data ----------------------------------------------------------------
@@ -192,9 +164,11 @@ def test_submission_copies_each_seed_under_the_spec_name(tmp_path):
     assert [p.name for p in written] == ["iql_umaze_seed1.csv", "iql_umaze_seed2.csv", "iql_umaze_seed3.csv"]
     assert sorted(p.name for p in (out / "P2/1").iterdir()) == [p.name for p in written]
     assert written[1].read_text() == (dirs[1] / "eval.csv").read_text()
-    assert check_submission(out, ["P2/1"]) == []
-    problems = check_submission(out)
+    assert check_submission(out, ["P2/1"], practice=True) == []
+    problems = check_submission(out, practice=True)
     assert len(problems) == 3 and all("found nothing" in p for p in problems)
+    # a real submission is held to the AntMaze task: PointMass runs stop far short of 300k steps
+    assert all("train to step 300000" in p for p in check_submission(out, ["P2/1"]))
 
 
 def test_submission_refuses_what_the_autograder_would_reject(tmp_path):
@@ -222,10 +196,10 @@ def test_check_submission_spots_extra_files_and_a_wrong_shape(tmp_path):
     out = tmp_path / "csv_data"
     written = write_submission("P1/1", dirs, out, practice=True)
     (out / "P1/1/awac_umaze_seed4.csv").write_text(written[0].read_text())
-    assert "found" in check_submission(out, ["P1/1"])[0]
+    assert "found" in check_submission(out, ["P1/1"], practice=True)[0]
     (out / "P1/1/awac_umaze_seed4.csv").unlink()
     written[2].write_text("Step,Eval_AverageReturn\n0,-1\n")
-    assert "W&B-shaped" in check_submission(out, ["P1/1"])[0]
+    assert "W&B-shaped" in check_submission(out, ["P1/1"], practice=True)[0]
 
 
 def test_real_runs_go_from_training_to_a_checked_folder(tmp_path):
@@ -235,7 +209,7 @@ def test_real_runs_go_from_training_to_a_checked_folder(tmp_path):
     dirs = train(cfg, progress=False)
     assert dirs == run_dirs(cfg) and finished(dirs)
     write_submission("P1/1", dirs, tmp_path / "csv_data", practice=True)
-    assert check_submission(tmp_path / "csv_data", ["P1/1"]) == []
+    assert check_submission(tmp_path / "csv_data", ["P1/1"], practice=True) == []
     assert {s.name for s in training_signals(dirs)} >= {"Q loss", "actor loss"}
 
 

@@ -7,11 +7,11 @@
   method's seeds read back from their run folders, as mean ± std across seeds.
 - `training_signals(dirs)`: the healthy-training checks on `metrics.jsonl`.
 - `write_submission(slot, dirs, out)`, `check_submission(out)`: the SPEC's `csv_data/`
-  layout, one W&B-shaped CSV per seed under the file name the autograder expects.
+  layout, one W&B-shaped CSV per seed under the file name the autograder expects, checked
+  by `iql_lib.submission` (the checker behind `iql-check-submission`).
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.config import TrainConfig
-from iql_lib.logs import CSV_NAME, METRIC, csv_header, read_eval_csv, read_metrics
+from iql_lib.logs import CSV_NAME, METRIC, read_eval_csv, read_metrics
+from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check
 
 # --- where AntMaze data can come from ----------------------------------------------------
 
@@ -119,22 +120,27 @@ def _evaluations(d: Path) -> list[dict]:
 
 def summarise(dirs: list[Path]) -> dict:
     """Final-checkpoint statistics across seeds: Eval_AverageReturn (mean, std), the best
-    episode of the final evaluation (Eval_MaxReturn), the curve's peak, and success rate."""
+    episode of the final evaluation (Eval_MaxReturn), the curve's peak, and success rate
+    (NaN when not logged). The one place that computes a method's mean ± std: the demo's
+    summary and `iql-report` read their numbers from here."""
     final = [_evaluations(d)[-1] for d in dirs]
     _, curves = read_curves(dirs)
     seeds = [json.loads((Path(d) / "config.json").read_text())["seed"] for d in dirs]
     returns = np.array([m[METRIC] for m in final])
     best_episode = np.array([m["Eval_MaxReturn"] for m in final])
+    success = np.array([m.get("Eval_SuccessRate", np.nan) for m in final])
     return {
         "seeds": seeds,
         "step": int(final[0]["step"]),
         "final_returns": returns.tolist(),
+        "max_returns": best_episode.tolist(),
         "mean": float(returns.mean()),
         "std": float(returns.std()),
         "max_return_mean": float(best_episode.mean()),
         "max_return_std": float(best_episode.std()),
         "peak_mean": float(curves.max(axis=1).mean()),
-        "success_rate": float(np.mean([m.get("Eval_SuccessRate", np.nan) for m in final])),
+        "success_rate": float(success.mean()),
+        "success_rate_std": float(success.std()),
     }
 
 
@@ -280,21 +286,6 @@ def signals_markdown(methods: dict[str, list[Path]]) -> str:
 
 # --- the csv_data/ submission ------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Slot:
-    folder: str      # under csv_data/
-    algo: str
-    env_name: str
-    stem: str        # file name before _seed<k>.csv
-
-
-SUBMISSION_SLOTS = {
-    "P2/1": Slot("P2/1", "iql", "antmaze-umaze-v0", "iql_umaze"),
-    "P2/2": Slot("P2/2", "iql", "antmaze-medium-diverse-v0", "iql_medium_maze"),
-    "P1/1": Slot("P1/1", "awac", "antmaze-umaze-v0", "awac_umaze"),
-    "P1/2": Slot("P1/2", "awac", "antmaze-medium-diverse-v0", "awac_medium_maze"),
-}
-SUBMISSION_SEEDS = (1, 2, 3)
 _PER_SEED_KEYS = ("seed", "run_name", "resume", "out")
 
 
@@ -345,23 +336,10 @@ def write_submission(slot: str, dirs: list[Path], out: str | Path = "csv_data", 
     return written
 
 
-def check_submission(out: str | Path = "csv_data", slots: list[str] | None = None) -> list[str]:
-    """Problems with `out`'s layout (an empty list when all is well): per slot, exactly
-    three CSVs with the SPEC's names, each in the W&B export shape with Eval_AverageReturn
-    only and at least one row. `slots` defaults to all four of the SPEC's."""
-    problems = []
-    for name in slots or list(SUBMISSION_SLOTS):
-        spec = SUBMISSION_SLOTS[name]
-        folder = Path(out) / spec.folder
-        expected = {f"{spec.stem}_seed{k}.csv" for k in SUBMISSION_SEEDS}
-        present = {p.name for p in folder.glob("*.csv")} if folder.is_dir() else set()
-        if present != expected:
-            problems.append(f"{folder}: expected {sorted(expected)}, found {sorted(present) or 'nothing'}")
-            continue
-        for file in sorted(expected):
-            with open(folder / file, newline="") as fh:
-                rows = list(csv.reader(fh))
-            run = rows[0][1].rsplit(f" - {METRIC}", 1)[0] if len(rows[0]) > 1 else ""
-            if rows[0] != csv_header(run) or len(rows) < 2:
-                problems.append(f"{folder / file}: not a W&B-shaped {METRIC} export with rows")
-    return problems
+def check_submission(out: str | Path = "csv_data", slots: list[str] | None = None, *,
+                     practice: bool = False) -> list[str]:
+    """What `iql-check-submission out` would fail, one line each (an empty list when all is
+    well). `slots` defaults to all four of the SPEC's; `practice=True` checks the layout of a
+    folder written from other runs (PointMass) and skips the task's final step and bars."""
+    return [f"{Path(out) / c.file}: {c.message}; fix: {c.fix}"
+            for c in check(out, slots=slots, practice=practice) if not c.ok]
