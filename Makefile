@@ -1,20 +1,8 @@
-# Two commands for users: `make demo` and `make test`. Both create .venv when missing.
-# TORCH is the torch requirement installed before the package; the default is the CPU
-# build. GPU users: `make demo TORCH=torch` (or a CUDA-specific pin).
-PYTHON ?= python3
-TORCH ?= torch==2.13.0
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two commands for users: `make demo` and `make test`. Both create .venv when missing
+# (venv.mk; GPU users: `make demo TORCH=torch` or a CUDA-specific pin).
+include venv.mk
 
 .PHONY: demo test bench venv notebooks release grade clean-results
-
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
 
 venv: $(STAMP)
 

@@ -45,7 +45,7 @@ def build_bundle(out: Path) -> Path:
     shutil.copytree(STUDENT_FILES / "tests", out / "tests", ignore=ignore)
     for name in ("README.md", "Makefile"):
         shutil.copy2(STUDENT_FILES / name, out / name)
-    for name in ("pyproject.toml", "environment.yml"):
+    for name in ("pyproject.toml", "environment.yml", "venv.mk"):
         shutil.copy2(REPO / name, out / name)
     return out
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from iql_lib.config import make_config
 from iql_lib.course.experiments import read_curves
 from iql_lib.course.experiments import summarise as summarise_seeds
-from iql_lib.logs import read_eval_csv
+from iql_lib.logs import reached_step
 from iql_lib.tables import MeanStd, Table
 
 STITCHING_METHODS: dict[str, dict] = {
@@ -67,11 +67,6 @@ def _run_job(job: dict, progress_queue) -> None:
     train(cfg, progress=False, on_log=lambda step, _: progress_queue.put((job["method"], step)))
 
 
-def _finished(run_dir: Path, num_timesteps: int) -> bool:
-    csv_path = run_dir / "eval.csv"
-    return csv_path.exists() and read_eval_csv(csv_path)[0][-1:] == [num_timesteps]
-
-
 def run_stitching(args: argparse.Namespace) -> dict:
     from iql_lib.envs import env_spec
 
@@ -90,7 +85,7 @@ def run_stitching(args: argparse.Namespace) -> dict:
         jobs.append(dict(method=method, config=config, seeds=cfg.seeds, run_dirs=run_dirs,
                          steps=cfg.num_timesteps))
 
-    todo = [j for j in jobs if not all(_finished(d, j["steps"]) for d in j["run_dirs"])]
+    todo = [j for j in jobs if not all(reached_step(d, j["steps"]) for d in j["run_dirs"])]
     print(f"stitching: {len(jobs)} methods × {len(args.seeds)} seeds ({len(todo)} methods to train) "
           f"on {ENV_NAME}, {args.workers} worker(s)")
     if todo:

@@ -34,6 +34,12 @@ def read_eval_csv(path: str | Path) -> tuple[list[int], list[float]]:
     return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
 
 
+def reached_step(run_dir: str | Path, step: int) -> bool:
+    """Whether the run in `run_dir` logged its evaluation at `step` as its last row."""
+    path = Path(run_dir) / CSV_NAME
+    return path.exists() and read_eval_csv(path)[0][-1:] == [step]
+
+
 def read_metrics(path: str | Path) -> list[dict]:
     with open(path) as fh:
         return [json.loads(line) for line in fh if line.strip()]

@@ -162,7 +162,7 @@ def _fresh_python(tmp_path: Path, bundle: Path) -> Path:
 def test_release_bundle_holds_no_answers_and_fails_only_at_the_blanks(tmp_path):
     bundle = build_bundle(tmp_path / "dist")
     names = {p.name for p in bundle.iterdir()}
-    assert {"notebooks", "iql_lib", "datasets", "tests", "README.md", "pyproject.toml", "environment.yml"} <= names
+    assert {"notebooks", "iql_lib", "datasets", "tests", "README.md", "Makefile", "venv.mk", "pyproject.toml", "environment.yml"} <= names
     assert not {"solutions", "autograder", "benchmarks"} & names
     for path in bundle.rglob("*"):
         if path.suffix in (".py", ".ipynb", ".md"):

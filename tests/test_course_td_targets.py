@@ -17,7 +17,7 @@ from iql_lib.course.td_targets import (
     margin_over_common_actions,
     policy_probabilities,
     sample_policy_actions,
-    target_q_values,
+    min_q_at_every_action,
 )
 from iql_lib.data import load_dataset
 from iql_lib.engine import Engine
@@ -150,9 +150,9 @@ def test_policy_samples_follow_the_policy(env, awac_engine):
     assert np.allclose(np.bincount(actions, minlength=5) / 4000, probs, atol=0.03)
 
 
-def test_target_q_values_are_the_min_of_the_target_critics(env, awac_engine):
+def test_min_q_at_every_action_are_the_min_of_the_target_critics(env, awac_engine):
     obs = env.dynamics.observe(np.array([[0.5, 0.5], [3.5, 0.5], [5.5, 2.5]]))
-    q_all = target_q_values(awac_engine, obs)
+    q_all = min_q_at_every_action(awac_engine, obs)
     assert q_all.shape == (3, 5)
     algo, theta = awac_engine.algo, awac_engine.state["q_target"][0]
     with torch.no_grad():

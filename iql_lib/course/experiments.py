@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.config import TrainConfig
-from iql_lib.logs import CSV_NAME, METRIC, read_eval_csv, read_metrics
+from iql_lib.envs import DATASETS_DIR
+from iql_lib.logs import CSV_NAME, METRIC, reached_step, read_eval_csv, read_metrics
 from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check
 
 # --- where AntMaze data can come from ----------------------------------------------------
@@ -31,7 +32,6 @@ ANTMAZE_MINARI_IDS = {
     "antmaze-umaze-v0": "D4RL/antmaze/umaze-v1",
     "antmaze-medium-diverse-v0": "D4RL/antmaze/medium-diverse-v1",
 }
-DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
 
 
 def data_env_var(env_name: str) -> str:
@@ -94,13 +94,8 @@ def run_dirs(cfg: TrainConfig) -> list[Path]:
 
 def finished(dirs: list[Path]) -> bool:
     """Every seed's run exists and logged its final evaluation."""
-    for d in dirs:
-        if not (d / CSV_NAME).exists() or not (d / "config.json").exists():
-            return False
-        steps, _ = read_eval_csv(d / CSV_NAME)
-        if not steps or steps[-1] != json.loads((d / "config.json").read_text())["num_timesteps"]:
-            return False
-    return True
+    return all((d / "config.json").exists()
+               and reached_step(d, json.loads((d / "config.json").read_text())["num_timesteps"]) for d in dirs)
 
 
 def read_curves(dirs: list[Path]) -> tuple[np.ndarray, np.ndarray]:

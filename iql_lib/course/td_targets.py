@@ -103,12 +103,12 @@ def policy_probabilities(engine, observations: np.ndarray, index: int = 0) -> np
 
 
 @torch.no_grad()
-def target_q_values(engine, observations: np.ndarray, index: int = 0) -> np.ndarray:
-    """min(Q̄₁, Q̄₂) at every discrete action of each observation, `[N, n_actions]`
-    (the target critic of an AWAC or IQL engine)."""
+def min_q_at_every_action(engine, observations: np.ndarray, params: str = "q_target", index: int = 0) -> np.ndarray:
+    """min(Q₁, Q₂) at every discrete action of each observation, `[N, n_actions]`, from an
+    AWAC or IQL engine's target critic (`params="q_target"`) or online one (`"q_net"`)."""
     if not engine.algo.discrete:
         raise ValueError("Q-values at every action need a discrete-action critic")
-    algo, theta = engine.algo, engine.state["q_target"][index]
+    algo, theta = engine.algo, engine.state[params][index]
     obs = torch.as_tensor(np.asarray(observations, dtype=np.float32), device=engine.device)
     columns = [algo.q.min(theta, obs, torch.full((len(obs),), a, device=engine.device))
                for a in range(algo.ac_dim)]

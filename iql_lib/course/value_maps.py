@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from iql_lib.course.td_targets import min_q_at_every_action
 from iql_lib.envs.pointmass import ACTION_DIRECTIONS, ACTION_NAMES, PointMassEnv
 from iql_lib.train import load_policy
 
@@ -36,19 +37,17 @@ def cell_maps(run_dir: str | Path, blanks=None) -> CellMaps:
     engine, cfg, _, env = load_policy(run_dir, blanks=blanks)
     if cfg.algo != "iql" or not isinstance(env, PointMassEnv):
         raise ValueError(f"{run_dir}: value maps need an IQL run on PointMass (got {cfg.algo} on {cfg.env_name})")
-    algo, state = engine.algo, engine.state
     maze = env.maze
     free = np.argwhere(maze.grid == 0)
-    obs = torch.as_tensor(env.dynamics.observe(free + 0.5))
-    v = algo.v(state["v_net"][0], obs)
-    n_actions = len(ACTION_DIRECTIONS)
-    q = torch.stack([algo.q.min(state["q_net"][0], obs, torch.full((len(free),), a)) for a in range(n_actions)], -1)
+    obs = env.dynamics.observe(free + 0.5)
+    v = engine.algo.v(engine.state["v_net"][0], torch.as_tensor(obs)).numpy()
+    adv = min_q_at_every_action(engine, obs, params="q_net") - v[:, None]
 
     values = np.full(maze.shape, np.nan)
-    advantages = np.full(maze.shape + (n_actions,), np.nan)
+    advantages = np.full(maze.shape + (len(ACTION_DIRECTIONS),), np.nan)
     arrows = np.zeros(maze.shape + (2,))
     rows, cols = free.T
-    values[rows, cols] = v.numpy()
-    advantages[rows, cols] = (q - v[:, None]).numpy()
-    arrows[rows, cols] = ACTION_DIRECTIONS[(q - v[:, None]).argmax(-1).numpy()] * 0.4
+    values[rows, cols] = v
+    advantages[rows, cols] = adv
+    arrows[rows, cols] = ACTION_DIRECTIONS[adv.argmax(-1)] * 0.4
     return CellMaps(values, advantages, arrows)
