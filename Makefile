@@ -28,6 +28,7 @@ grade: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/wall_time.py
+	$(BIN)/python benchmarks/datagen.py
 
 clean-results:
 	rm -rf results runs

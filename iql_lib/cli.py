@@ -99,15 +99,30 @@ def train_main(argv: list[str] | None = None) -> int:
 
 
 def data_main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="iql-data", description="Build and inspect offline datasets.")
+    from iql_lib.envs.antmaze import TASKS
+
+    p = argparse.ArgumentParser(
+        prog="iql-data", description="Build and inspect offline datasets.",
+        epilog="examples:\n"
+               "  iql-data generate antmaze-umaze-v0 --transitions 1000000 --seed 0\n"
+               "  iql-data info ~/.cache/iql-lib/antmaze-umaze-v0-generated-seed0.npz --plot coverage.png\n"
+               "  iql-data convert minari:D4RL/antmaze/umaze-v1 umaze.npz --download",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     make = sub.add_parser("make-stitching", help="regenerate the PointMass stitching dataset")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default="datasets/pointmass_stitching_dataset.npz")
+    gen = sub.add_parser("generate", help="generate a D4RL-style AntMaze dataset locally (no network)")
+    gen.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
+    gen.add_argument("--transitions", type=int, default=1_000_000, help="steps to record (default 1000000)")
+    gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
+    gen.add_argument("--out", help="the .npz file to write (default: the task's default dataset in the "
+                                   "data folder, $IQL_DATA_DIR or ~/.cache/iql-lib)")
     info = sub.add_parser("info", help="episodes, returns and a plot of a dataset")
     info.add_argument("dataset", help="a .npz or D4RL .hdf5 file, or minari:<dataset id>")
-    info.add_argument("--env-name", "--env_name", default="PointmassMedium-v0")
-    info.add_argument("--plot", help="write a trajectory plot here (PNG)")
+    info.add_argument("--env-name", "--env_name", help="the env it belongs to (default: the task a generated "
+                                                       "file names, else PointmassMedium-v0)")
+    info.add_argument("--plot", help="write a plot here (PNG): trajectories, or the visited x-y for AntMaze")
     conv = sub.add_parser("convert", help="write a D4RL or Minari dataset as our npz container")
     conv.add_argument("source", help="a D4RL .hdf5 file or minari:<dataset id>")
     conv.add_argument("out", help="the .npz file to write (it records the data's frame)")
@@ -127,6 +142,13 @@ def data_main(argv: list[str] | None = None) -> int:
             data.save_npz(args.out, personas=personas)
             print(f"wrote {args.out}")
             args = argparse.Namespace(dataset=args.out, env_name="PointmassMedium-v0", plot=None)
+        elif args.command == "generate":
+            from iql_lib.datagen.antmaze import default_dataset_path, generate_to_file
+
+            out = args.out or default_dataset_path(args.task, args.seed)
+            generate_to_file(args.task, out, args.transitions, seed=args.seed)
+            print(f"wrote {out}")
+            args = argparse.Namespace(dataset=str(out), env_name=args.task, plot=None)
         _print_info(args.dataset, args.env_name, args.plot)
     except ERRORS_SHOWN_PLAINLY as err:
         print(f"iql-data: error: {err}", file=sys.stderr)
@@ -134,10 +156,12 @@ def data_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_info(path: str, env_name: str, plot: str | None) -> None:
+def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
     from iql_lib.data import dataset_frame, load_dataset
+    from iql_lib.data.loaders import npz_entry
     from iql_lib.envs import make_env
 
+    env_name = env_name or npz_entry(path, "task") or "PointmassMedium-v0"
     env = make_env(env_name, frame=dataset_frame(path))
     data = load_dataset(path, env)
     returns = data.episode_returns()
@@ -145,12 +169,22 @@ def _print_info(path: str, env_name: str, plot: str | None) -> None:
           f"{int(data.terminals.sum())} reach a terminal state")
     print(f"episode return: best {returns.max():.1f}, mean {returns.mean():.1f}, "
           f"worst {returns.min():.1f}")
-    if plot:
-        from iql_lib.plots import plot_trajectories
+    antmaze = env_name.startswith("antmaze")
+    if antmaze:
+        from iql_lib.datagen.antmaze import describe_generated, mean_speed
 
-        trajectories = [env.positions_from_observations(data.observations[a:b])
-                        for a, b in data.episode_bounds()]
-        plot_trajectories(env, trajectories, plot, title=Path(path).name)
+        print(f"mean speed {mean_speed(data.observations, data.next_observations):.2f} m/s")
+        for line in describe_generated(path):
+            print(line)
+    if plot:
+        from iql_lib.plots import plot_coverage, plot_trajectories
+
+        if antmaze:
+            plot_coverage(env, data.observations[:, :2], plot, title=f"{Path(path).name}: visited x-y")
+        else:
+            trajectories = [env.positions_from_observations(data.observations[a:b])
+                            for a, b in data.episode_bounds()]
+            plot_trajectories(env, trajectories, plot, title=Path(path).name)
         print(f"wrote {plot}")
 
 

@@ -1,4 +1,5 @@
-"""Figures: trajectories over the maze, learning curves with a mean ± std band, value maps.
+"""Figures: trajectories over the maze, a dataset's coverage, learning curves with a
+mean ± std band, value maps.
 
 Each figure has a `draw_*(ax, ...)` function that draws on any matplotlib axis (the
 notebooks show them inline) and, where the trainer needs a file, a `plot_*` function that
@@ -78,6 +79,24 @@ def draw_value_map(ax, env, values: np.ndarray, *, arrows: np.ndarray | None = N
     return ax
 
 
+def draw_coverage(ax, env, positions: np.ndarray, *, title: str = "", bins_per_cell: int = 8):
+    """Where a dataset goes: visits of x-y `positions [N, 2]` per small square over the
+    maze (log colour scale; unvisited squares left blank)."""
+    from matplotlib.colors import LogNorm
+
+    maze = env.drawing_maze
+    rows, cols = maze.shape
+    cells = env.to_cells(positions)
+    counts, _, _ = np.histogram2d(cells[:, 0], cells[:, 1], bins=(rows * bins_per_cell, cols * bins_per_cell),
+                                  range=((0, rows), (0, cols)))
+    draw_maze(ax, maze, goal_radius=env.goal_radius_cells)
+    image = ax.imshow(np.where(counts > 0, counts, np.nan), cmap="viridis", norm=LogNorm(),
+                      extent=(0, cols, rows, 0), interpolation="nearest", zorder=2, alpha=0.9)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="visits")
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
 def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
@@ -90,6 +109,13 @@ def plot_trajectories(env, trajectories: list[np.ndarray], path: str | Path, *, 
     """`draw_trajectories` written to a PNG."""
     fig = Figure(figsize=(4.5, 4.5))
     draw_trajectories(fig.subplots(), env, trajectories, title=title, background=background)
+    return _save(fig, path)
+
+
+def plot_coverage(env, positions: np.ndarray, path: str | Path, *, title: str = "") -> Path:
+    """`draw_coverage` written to a PNG."""
+    fig = Figure(figsize=(5.2, 4.5))
+    draw_coverage(fig.subplots(), env, positions, title=title)
     return _save(fig, path)
 
 

@@ -47,8 +47,14 @@ def resolve_device(device: str) -> torch.device:
 
 
 def dataset_path(cfg: TrainConfig) -> str:
-    """The run's dataset: `--offline-dataset`, or the env's default."""
-    path = cfg.offline_dataset or env_spec(cfg.env_name).default_dataset
+    """The run's dataset: `--offline-dataset`, or the env's default (for AntMaze, the
+    locally generated one, built on first use)."""
+    spec = env_spec(cfg.env_name)
+    path = cfg.offline_dataset or spec.default_dataset
+    if path is None and spec.family == "antmaze":
+        from iql_lib.datagen.antmaze import ensure_default_dataset
+
+        path = str(ensure_default_dataset(cfg.env_name))
     if path is None:
         raise DatasetError(f"{cfg.env_name} has no default dataset; pass --offline-dataset")
     return path

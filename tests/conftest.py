@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,10 @@ from iql_lib.config import make_config
 from iql_lib.logs import RunLogger
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+# Generated AntMaze data lives in a per-user cache; the suite (and every notebook kernel
+# it starts) sees an empty one, so no test depends on what this machine built before.
+os.environ["IQL_DATA_DIR"] = tempfile.mkdtemp(prefix="iql-test-data-")
 
 
 def reference_blanks_module() -> str:

@@ -27,6 +27,7 @@ from iql_lib.course.experiments import (
     training_signals,
     write_submission,
 )
+from iql_lib.datagen.antmaze import default_dataset_path
 from iql_lib.train import train
 from tests.conftest import fake_runs
 
@@ -41,29 +42,37 @@ def test_env_var_name_follows_the_task():
 
 
 def test_nothing_found_says_where_it_looked(tmp_path):
-    found = find_antmaze_data("antmaze-umaze-v0", environ={}, datasets_dir=tmp_path, store=tmp_path)
+    found = find_antmaze_data("antmaze-umaze-v0", environ={"IQL_DATA_DIR": str(tmp_path)}, datasets_dir=tmp_path,
+                              store=tmp_path)
     assert found.dataset is None
     assert "IQL_DATA_ANTMAZE_UMAZE_V0" in found.how and "D4RL/antmaze/umaze-v1" in found.how
+    assert "iql-data generate antmaze-umaze-v0" in found.how
 
 
-def test_env_var_file_wins_then_datasets_folder_then_minari(tmp_path):
+def test_env_var_file_wins_then_datasets_folder_then_minari_then_generated(tmp_path):
+    environ = {"IQL_DATA_DIR": str(tmp_path / "cache")}
+    generated = default_dataset_path("antmaze-umaze-v0", environ=environ)
+    generated.parent.mkdir()
+    generated.write_bytes(b"")
+    assert find_antmaze_data("antmaze-umaze-v0", environ=environ, datasets_dir=tmp_path,
+                             store=tmp_path).dataset == str(generated)
     store = tmp_path / "store"
     (store / "D4RL/antmaze/umaze-v1/data").mkdir(parents=True)
-    assert find_antmaze_data("antmaze-umaze-v0", environ={}, datasets_dir=tmp_path,
+    assert find_antmaze_data("antmaze-umaze-v0", environ=environ, datasets_dir=tmp_path,
                              store=store).dataset == "minari:D4RL/antmaze/umaze-v1"
     local = tmp_path / "antmaze-umaze-v0.hdf5"
     local.write_bytes(b"")
-    assert find_antmaze_data("antmaze-umaze-v0", environ={}, datasets_dir=tmp_path,
+    assert find_antmaze_data("antmaze-umaze-v0", environ=environ, datasets_dir=tmp_path,
                              store=store).dataset == str(local)
     named = tmp_path / "mine.npz"
     named.write_bytes(b"")
-    env = {"IQL_DATA_ANTMAZE_UMAZE_V0": str(named)}
+    env = {**environ, "IQL_DATA_ANTMAZE_UMAZE_V0": str(named)}
     assert find_antmaze_data("antmaze-umaze-v0", environ=env, datasets_dir=tmp_path,
                              store=store).dataset == str(named)
 
 
 def test_env_var_naming_a_missing_file_is_reported_not_used(tmp_path):
-    env = {"IQL_DATA_ANTMAZE_UMAZE_V0": str(tmp_path / "missing.hdf5")}
+    env = {"IQL_DATA_DIR": str(tmp_path), "IQL_DATA_ANTMAZE_UMAZE_V0": str(tmp_path / "missing.hdf5")}
     found = find_antmaze_data("antmaze-umaze-v0", environ=env, datasets_dir=tmp_path, store=tmp_path)
     assert found.dataset is None and "not a file" in found.how
 

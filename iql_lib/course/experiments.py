@@ -1,8 +1,8 @@
 """Chapter 8 (Running the experiments): the helpers between training and a submission.
 
 - `find_antmaze_data(env_name)`: is there AntMaze data on this machine (a file named in
-  an environment variable, a file in `datasets/`, or a Minari dataset in the local
-  store)? Never touches the network.
+  an environment variable, a file in `datasets/`, a Minari dataset in the local store, or
+  the dataset `iql-data generate` built)? Never touches the network.
 - `run_dirs(cfg)`, `read_curves(dirs)`, `summarise(dirs)`, `results_markdown(...)`: a
   method's seeds read back from their run folders, as mean ± std across seeds.
 - `training_signals(dirs)`: the healthy-training checks on `metrics.jsonl`.
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.config import TrainConfig
+from iql_lib.datagen.antmaze import default_dataset_path
 from iql_lib.envs import DATASETS_DIR
 from iql_lib.logs import CSV_NAME, METRIC, reached_step, read_eval_csv, read_metrics
 from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check
@@ -56,7 +57,8 @@ class DataCheck:
 def find_antmaze_data(env_name: str, *, environ: dict | None = None, datasets_dir: Path | None = None,
                       store: Path | None = None) -> DataCheck:
     """Look for `env_name`'s data, in this order: the file named by `data_env_var(env_name)`,
-    `datasets/<env_name>.npz` or `.hdf5`, the Minari dataset in the local store."""
+    `datasets/<env_name>.npz` or `.hdf5`, the Minari dataset in the local store, the
+    locally generated default dataset (`$IQL_DATA_DIR`, else `~/.cache/iql-lib`)."""
     environ = os.environ if environ is None else environ
     datasets_dir = DATASETS_DIR if datasets_dir is None else Path(datasets_dir)
     store = minari_store() if store is None else Path(store)
@@ -82,6 +84,12 @@ def find_antmaze_data(env_name: str, *, environ: dict | None = None, datasets_di
         if (store / minari_id / "data").is_dir():
             return DataCheck(env_name, f"minari:{minari_id}", f"Minari store {store / minari_id}")
         looked.append(f"Minari dataset {minari_id} is not in {store}")
+
+    generated = default_dataset_path(env_name, environ=environ)
+    if generated.is_file():
+        return DataCheck(env_name, str(generated), f"generated locally, {generated}")
+    looked.append(f"no generated dataset at {generated} (`iql-data generate {env_name}` builds one "
+                  f"without the network, in about 6 minutes)")
     return DataCheck(env_name, None, "; ".join(looked))
 
 

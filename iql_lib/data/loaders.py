@@ -112,22 +112,25 @@ def load_minari(dataset_id: str, download: bool = False) -> Transitions:
 LOADERS = {".npz": load_npz, ".hdf5": load_d4rl_hdf5, ".h5": load_d4rl_hdf5}
 
 
+def npz_entry(path: str | Path, key: str):
+    """One small entry of an npz file (e.g. its `frame` or `task`), or None when the
+    file is not an npz archive, cannot be read, or lacks it; loading the file reports why."""
+    if str(path).startswith(MINARI_PREFIX) or Path(path).suffix.lower() != ".npz":
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return npz[key][()] if key in npz.files else None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, TypeError, AttributeError):
+        return None
+
+
 def dataset_frame(path: str | Path) -> str:
     """The coordinate frame of a dataset's positions: `d4rl` for D4RL files, `gymnasium`
     for Minari; an npz file says so itself (a `frame` entry), else `gymnasium`."""
-    if str(path).startswith(MINARI_PREFIX):
-        return "gymnasium"
-    suffix = Path(path).suffix.lower()
-    if suffix in (".hdf5", ".h5"):
+    if Path(str(path)).suffix.lower() in (".hdf5", ".h5"):
         return "d4rl"
-    if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                if "frame" in npz.files:
-                    return str(npz["frame"])
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, TypeError):
-            pass  # unreadable: loading it reports why
-    return "gymnasium"
+    frame = npz_entry(path, "frame")
+    return "gymnasium" if frame is None else str(frame)
 
 
 def convert(source: str | Path, out: str | Path, download: bool = False) -> Transitions:

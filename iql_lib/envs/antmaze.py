@@ -128,8 +128,11 @@ class AntMazeEnv(gym.Env):
         return np.concatenate([obs["achieved_goal"] - self.offset, obs["observation"]])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start at the task's start cell, or at `options["start_cell"]` (row, col)."""
         super().reset(seed=seed)
-        obs, _ = self.sim.reset(seed=seed)
+        start = (options or {}).get("start_cell")
+        cells = None if start is None else {"reset_cell": np.array(start), "goal_cell": np.array(self.goal_cell)}
+        obs, _ = self.sim.reset(seed=seed, options=cells)
         self._t = 0
         flat = self._observe(obs)
         return flat, {"goal": self.goal, "position": flat[:2].copy()}

@@ -1,0 +1,120 @@
+"""A rhythmic ant gait that walks in any direction without turning.
+
+The ant's four legs sit at 45°, 135°, 225° and 315°, and its body is symmetric under a
+quarter turn, so it need not turn to change course: a gait that walks along the body's
++x axis, with its legs' roles handed round, walks along +y, −x or −y. Two base gaits are
+tuned (toward +x, between two legs, and toward 45°, along a leg); the eight directions they
+give by symmetry cover the circle, and a command in between blends the joint targets of its
+two neighbours on one shared phase clock, so changing course never jumps the rhythm.
+
+Each leg follows sinusoidal hip and ankle targets, held by a PD loop on the joint angles:
+a closed loop on the joints, an open loop on the body. Commands are world directions; the
+body's yaw (from the torso quaternion in the observation) turns them into body directions.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+GAIT_FILE = Path(__file__).with_name("ant_gait.json")
+DT = 0.05                  # seconds per env step (MuJoCo 0.01 s × frame skip 5)
+N_LEGS, N_LEG_PARAMS = 4, 6  # per leg: hip centre, amplitude, phase; ankle centre, amplitude, phase
+
+# Legs in counter-clockwise order from 45° (front_left, front_right, back, right_back).
+# Observation indices (flat 29-dim AntMaze observation) of each leg's hip and ankle angle
+# and speed, the actuator index driving each, and the ankle's sign: a quarter turn maps
+# leg k onto leg k+1 with the ankle axis reversed on legs 1 and 2.
+HIP_OBS = np.array([7, 9, 11, 13])
+ANKLE_OBS = HIP_OBS + 1
+HIP_ACT = np.array([2, 4, 6, 0])
+ANKLE_ACT = HIP_ACT + 1
+ANKLE_SIGN = np.array([1.0, -1.0, -1.0, 1.0])
+JOINT_SPEED_OFFSET = 14    # joint speeds sit 14 entries after their angles
+HIP_RANGE = np.deg2rad(30.0)
+ANKLE_RANGE = np.deg2rad([30.0, 70.0])  # in the sign-normalised ankle angle
+
+
+def yaw_of(observation: np.ndarray) -> float:
+    """Heading of the torso from its quaternion (w, x, y, z at observation[3:7])."""
+    w, x, y, z = observation[3:7]
+    return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
+
+
+def upright(observation: np.ndarray) -> float:
+    """z component of the torso's up axis: 1 standing, below 0 flipped."""
+    _, x, y, _ = observation[3:7]
+    return float(1.0 - 2.0 * (x * x + y * y))
+
+
+def flipped(observation: np.ndarray) -> bool:
+    """Tipped past horizontal: the ant cannot right itself."""
+    return upright(observation) < 0.0
+
+
+def healthy(observation: np.ndarray) -> bool:
+    """Standing on its legs: not tipped past horizontal, torso in Ant's healthy height range."""
+    return upright(observation) > 0.0 and 0.2 < observation[2] < 1.0
+
+
+@dataclass
+class Gait:
+    frequency: float     # Hz
+    kp: float            # PD gains on the joint-angle error (action units per radian)
+    kd: float
+    legs: np.ndarray     # [2 base directions (0°, 45°), 4 legs, 6 params]
+
+    # --- flat parameter vector, for CMA-ES -------------------------------------------
+    @classmethod
+    def from_vector(cls, v: np.ndarray) -> "Gait":
+        v = np.asarray(v, dtype=np.float64)
+        return cls(float(v[0]), float(v[1]), float(v[2]), v[3:].reshape(2, N_LEGS, N_LEG_PARAMS).copy())
+
+    def to_vector(self) -> np.ndarray:
+        return np.concatenate([[self.frequency, self.kp, self.kd], self.legs.ravel()])
+
+    @classmethod
+    def initial(cls) -> "Gait":
+        """A diagonal trot to start tuning from: legs 0 and 2 in phase, 1 and 3 opposite."""
+        leg = lambda phase: [0.0, 0.35, phase, 0.9, 0.25, phase + np.pi / 2]  # noqa: E731
+        base = [leg(0.0), leg(np.pi), leg(0.0), leg(np.pi)]
+        return cls(2.0, 0.8, 0.05, np.array([base, base]))
+
+    # --- storage -------------------------------------------------------------------------
+    def save(self, path: str | Path = GAIT_FILE, **notes) -> None:
+        Path(path).write_text(json.dumps({"vector": self.to_vector().tolist(), **notes}, indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path = GAIT_FILE) -> "Gait":
+        return cls.from_vector(np.array(json.loads(Path(path).read_text())["vector"]))
+
+    # --- control -------------------------------------------------------------------------
+    def leg_targets(self, phase: float, direction: float) -> np.ndarray:
+        """[4, 2] hip and sign-normalised ankle targets for a body-frame `direction` (rad)."""
+        sector = direction / (np.pi / 4)
+        low = int(np.floor(sector))
+        blend = sector - low
+        return (1.0 - blend) * self._base_targets(phase, low) + blend * self._base_targets(phase, low + 1)
+
+    def _base_targets(self, phase: float, base: int) -> np.ndarray:
+        """Targets of base direction `base` × 45°: base gait `base % 2`, legs handed round
+        by `base // 2` quarter turns (leg k plays the part of leg k − turns)."""
+        p = np.roll(self.legs[base % 2], (base // 2) % N_LEGS, axis=0)
+        hip = p[:, 0] + p[:, 1] * np.sin(phase + p[:, 2])
+        ankle = p[:, 3] + p[:, 4] * np.sin(phase + p[:, 5])
+        return np.stack([hip, ankle], axis=1)
+
+    def action(self, observation: np.ndarray, step: int, heading: float) -> np.ndarray:
+        """Torques (in [−1, 1]) that walk the ant toward world `heading` (rad) at env `step`."""
+        phase = 2.0 * np.pi * self.frequency * DT * step
+        targets = self.leg_targets(phase, (heading - yaw_of(observation)) % (2.0 * np.pi))
+        hip_target = np.clip(targets[:, 0], -HIP_RANGE, HIP_RANGE)
+        ankle_target = ANKLE_SIGN * np.clip(targets[:, 1], *ANKLE_RANGE)
+        act = np.empty(8)
+        act[HIP_ACT] = self.kp * (hip_target - observation[HIP_OBS]) \
+            - self.kd * observation[HIP_OBS + JOINT_SPEED_OFFSET]
+        act[ANKLE_ACT] = self.kp * (ankle_target - observation[ANKLE_OBS]) \
+            - self.kd * observation[ANKLE_OBS + JOINT_SPEED_OFFSET]
+        return np.clip(act, -1.0, 1.0)
