@@ -92,6 +92,19 @@ def test_batched_evaluation_equals_sequential(umaze):
     assert batched.metrics()["Eval_NormalizedScore"] == 100 * batched.successes.mean()
 
 
+def test_evaluation_trajectories_record_every_position(umaze):
+    weights = torch.randn(29, 8, generator=torch.Generator().manual_seed(1)) * 0.3
+    policy = lambda obs: torch.tanh(obs @ weights)  # noqa: E731
+    (recorded,) = evaluate_envs(policy, [make_env(UMAZE)], n_episodes=1, seed=4).trajectories
+    obs, _ = umaze.reset(seed=4)
+    positions = [obs[:2].copy()]
+    for _ in range(len(recorded) - 1):
+        obs = umaze.step(policy(torch.as_tensor(obs[None], dtype=torch.float32))[0].numpy())[0]
+        positions.append(obs[:2].copy())
+    np.testing.assert_allclose(recorded, np.array(positions))
+    assert np.ptp(recorded, axis=0).max() > 0.01  # it moved, and the record shows it
+
+
 def _tiny_antmaze_dataset(path, n=600):
     rng = np.random.default_rng(0)
     obs = rng.standard_normal((n, 29)).astype(np.float32)

@@ -124,3 +124,11 @@ def test_training_without_a_dataset_builds_the_default_one_on_first_use(tmp_path
     stamp = built.stat().st_mtime_ns
     assert train_main(args + ["--exp-name", "again"]) == 0
     assert built.stat().st_mtime_ns == stamp  # used, not rebuilt
+
+
+def test_tuning_is_deterministic_given_its_seed():
+    from iql_lib.datagen.tune_gait import tune
+
+    first, second = (tune(generations=2, seed=7, workers=1).to_vector() for _ in range(2))
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, Gait.initial().to_vector())

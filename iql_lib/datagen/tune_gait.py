@@ -106,7 +106,7 @@ def tune(generations: int, seed: int, workers: int = 2, sigma: float = 0.15) -> 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m iql_lib.datagen.tune_gait", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--generations", type=int, default=200)
+    p.add_argument("--generations", type=int, default=220)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=None, help="where to write the gait (default: the shipped ant_gait.json)")

@@ -163,4 +163,5 @@ class AntMazeEnv(gym.Env):
 
     @staticmethod
     def positions_from_observations(observations: np.ndarray) -> np.ndarray:
-        return np.asarray(observations)[..., :2]
+        """x-y of each observation, as a new array (never a view that a later step overwrites)."""
+        return np.array(np.asarray(observations)[..., :2])
