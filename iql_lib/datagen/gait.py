@@ -61,6 +61,8 @@ def healthy(observation: np.ndarray) -> bool:
 
 @dataclass
 class Gait:
+    """The tuned numbers (`ant_gait.json`) and the controller they define."""
+
     frequency: float     # Hz
     kp: float            # PD gains on the joint-angle error (action units per radian)
     kd: float
