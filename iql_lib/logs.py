@@ -55,9 +55,11 @@ class RunLogger:
         self.checkpoint_path = self.dir / "checkpoint.pt"
 
     def start(self, config: dict, resume_step: int | None) -> None:
-        """Fresh run: write config and empty logs. Resume: cut the logs back to `resume_step`."""
+        """Fresh run: write config and empty logs. Resume: cut the logs back to `resume_step`.
+        Either way `config.json` records what the run now follows (a resume may extend the
+        budget with a larger `--num-timesteps`)."""
+        (self.dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         if resume_step is None:
-            (self.dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
             self.metrics_path.write_text("")
             with open(self.csv_path, "w", newline="") as fh:
                 csv.writer(fh).writerow(csv_header(self.run_name))

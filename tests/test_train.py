@@ -17,8 +17,8 @@ from iql_lib.cli import train_main, train_parser
 from iql_lib.config import make_config
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec, make_env
-from iql_lib.logs import read_eval_csv, read_metrics
-from iql_lib.train import TrainingDiverged, load_policy, load_training_data, train
+from iql_lib.logs import reached_step, read_eval_csv, read_metrics
+from iql_lib.train import TrainingDiverged, load_policy, load_training_data, read_run_config, train
 from tests.conftest import reference_blanks_module
 
 DATASET = env_spec("PointmassMedium-v0").default_dataset
@@ -174,6 +174,15 @@ def test_student_release_stubs_point_to_the_chapter(tmp_path, capsys):
     assert train_main(["--blanks", "stubs", "--out", str(tmp_path), "--quiet"]) == 2
     assert "chapter 5" in capsys.readouterr().err
 
+
+
+def test_resume_with_a_larger_budget_extends_the_run(tmp_path):
+    common = dict(algo="bc", eval_freq=200, eval_episodes=2, out=str(tmp_path))
+    (run_dir,) = train(make_config("PointmassMedium-v0", num_timesteps=200, **common), progress=False)
+    train(make_config("PointmassMedium-v0", num_timesteps=400, resume=True, **common), progress=False)
+    assert read_eval_csv(run_dir / "eval.csv")[0] == [0, 200, 400]
+    cfg, _ = read_run_config(run_dir)
+    assert cfg.num_timesteps == 400 and reached_step(run_dir, 400)
 
 
 def test_seeds_checkpointed_at_different_steps_resume_together(tmp_path):
