@@ -158,10 +158,10 @@ def data_main(argv: list[str] | None = None) -> int:
 
 def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
     from iql_lib.data import dataset_frame, load_dataset
-    from iql_lib.data.loaders import npz_entry
-    from iql_lib.envs import make_env
+    from iql_lib.data.loaders import npz_entries
+    from iql_lib.envs import env_spec, make_env
 
-    env_name = env_name or npz_entry(path, "task") or "PointmassMedium-v0"
+    env_name = env_name or npz_entries(path, "task")["task"] or "PointmassMedium-v0"
     env = make_env(env_name, frame=dataset_frame(path))
     data = load_dataset(path, env)
     returns = data.episode_returns()
@@ -169,7 +169,7 @@ def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
           f"{int(data.terminals.sum())} reach a terminal state")
     print(f"episode return: best {returns.max():.1f}, mean {returns.mean():.1f}, "
           f"worst {returns.min():.1f}")
-    antmaze = env_name.startswith("antmaze")
+    antmaze = env_spec(env_name).family == "antmaze"
     if antmaze:
         from iql_lib.datagen.antmaze import describe_generated, mean_speed
 

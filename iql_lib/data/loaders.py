@@ -112,16 +112,19 @@ def load_minari(dataset_id: str, download: bool = False) -> Transitions:
 LOADERS = {".npz": load_npz, ".hdf5": load_d4rl_hdf5, ".h5": load_d4rl_hdf5}
 
 
-def npz_entry(path: str | Path, key: str):
-    """One small entry of an npz file (e.g. its `frame` or `task`), or None when the
-    file is not an npz archive, cannot be read, or lacks it; loading the file reports why."""
+def npz_entries(path: str | Path, *keys: str) -> dict:
+    """Small entries of an npz file (e.g. its `frame` or `task`), read in one opening;
+    a key is None when the file is not an npz archive, cannot be read, or lacks it
+    (loading the file reports why)."""
+    found = dict.fromkeys(keys)
     if str(path).startswith(MINARI_PREFIX) or Path(path).suffix.lower() != ".npz":
-        return None
+        return found
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return npz[key][()] if key in npz.files else None
+            found.update({key: npz[key][()] for key in keys if key in npz.files})
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, TypeError, AttributeError):
-        return None
+        pass
+    return found
 
 
 def dataset_frame(path: str | Path) -> str:
@@ -129,7 +132,7 @@ def dataset_frame(path: str | Path) -> str:
     for Minari; an npz file says so itself (a `frame` entry), else `gymnasium`."""
     if Path(str(path)).suffix.lower() in (".hdf5", ".h5"):
         return "d4rl"
-    frame = npz_entry(path, "frame")
+    frame = npz_entries(path, "frame")["frame"]
     return "gymnasium" if frame is None else str(frame)
 
 

@@ -201,14 +201,16 @@ def mean_speed(observations: np.ndarray, next_observations: np.ndarray) -> float
 
 def describe_generated(path: str | Path) -> list[str]:
     """Lines on how a generated dataset was made (nothing for other datasets)."""
-    from iql_lib.data.loaders import npz_entry
+    from iql_lib.data.loaders import npz_entries
 
-    stats = {k: npz_entry(path, f"stats_{k}") for k in vars(ControllerStats())}
-    if any(v is None for v in stats.values()):
+    keys = [f"stats_{k}" for k in vars(ControllerStats())]
+    entries = npz_entries(path, "seed", *keys)
+    if any(entries[k] is None for k in keys):
         return []
+    stats = {k[len("stats_"):]: entries[k] for k in keys}
     rate = lambda hit, total: f"{hit}/{total} ({100.0 * hit / max(total, 1):.1f} %)"  # noqa: E731
     waypoints = stats["waypoints_reached"] + stats["waypoints_missed"]
-    return [f"generated locally (seed {npz_entry(path, 'seed')}): commanded goals reached "
+    return [f"generated locally (seed {entries['seed']}): commanded goals reached "
             f"{rate(stats['goals_reached'], stats['goals_commanded'])}, waypoints reached "
             f"{rate(stats['waypoints_reached'], waypoints)}, falls {stats['falls']}"]
 
