@@ -51,13 +51,17 @@ def antmaze_shaped(n: int) -> Transitions:
                        rng.standard_normal((n, 29), dtype=np.float32), terminals, np.zeros(n, np.float32))
 
 
+def pointmass_problem(quick: bool) -> dict:
+    """The shipped stitching dataset with the course's PointMass networks."""
+    data = load_dataset(env_spec("PointmassMedium-v0").default_dataset, make_env("PointmassMedium-v0"))
+    return dict(data=data, ob_dim=2, ac_dim=5, discrete=True, hidden_size=64, steps=300 if quick else 3000)
+
+
 def problems(quick: bool) -> dict[str, dict]:
-    pointmass = load_dataset(env_spec("PointmassMedium-v0").default_dataset, make_env("PointmassMedium-v0"))
     return {
         "antmaze_shaped": dict(data=antmaze_shaped(100_000 if quick else 1_000_000), ob_dim=29, ac_dim=8,
                                discrete=False, hidden_size=256, steps=30 if quick else 200),
-        "pointmass_shaped": dict(data=pointmass, ob_dim=2, ac_dim=5, discrete=True, hidden_size=64,
-                                 steps=300 if quick else 3000),
+        "pointmass_shaped": pointmass_problem(quick),
     }
 
 

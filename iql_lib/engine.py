@@ -20,6 +20,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 from iql_lib.algos import Algorithm
 from iql_lib.data import Transitions
+from iql_lib.thin_matmuls import ThinMatmulsTransposed
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Engine:
         self.state = tree_map(lambda t: t.to(device), _stack([algo.init_state(s) for s in seeds]))
         self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
         self.eager_step = vmap(algo.step, in_dims=(0, 0, 0 if algo.noise_draws else None))
+        self.batched_policy = vmap(algo.policy)
         self.compile = compile
         self.compiled_step = None
         self.warm = False
@@ -106,19 +108,28 @@ class Engine:
         if self.compile and self.compiled_step is None:  # the first step ran eagerly: blanks checked
             # Every engine compiles the same vmapped code anew; allow many in one process.
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-            options = {"triton.cudagraphs": True} if self.device.type == "cuda" else {"cpp_wrapper": True}
+            options = ({"triton.cudagraphs": True} if self.device.type == "cuda" else
+                       {"cpp_wrapper": True, "post_grad_custom_post_pass": ThinMatmulsTransposed()})
             self.compiled_step = torch.compile(self.eager_step, fullgraph=True, dynamic=False, options=options)
         return metrics
 
-    @torch.no_grad()
     def act(self, index: int, obs: torch.Tensor, greedy: bool, generator: torch.Generator) -> torch.Tensor:
         """Seed `index`'s policy at `obs` `[N, ob_dim]`: its best action or a sample."""
+        return self._act(self.state["policy"][index: index + 1], obs[None], greedy, [generator])[0]
+
+    def act_all(self, obs: torch.Tensor, greedy: bool, generators: list[torch.Generator]) -> torch.Tensor:
+        """Every seed's policy at its own observations `[S, N, ob_dim]`, in one batched
+        forward; seed `k` draws its samples from `generators[k]`, as `act` would."""
+        return self._act(self.state["policy"], obs, greedy, generators)
+
+    @torch.no_grad()
+    def _act(self, theta, obs, greedy, generators) -> torch.Tensor:
         template = self.algo.policy_template
-        head = self.algo.policy(self.state["policy"][index], obs)
+        head = self.batched_policy(theta, obs)
         if greedy:
             return template.mode(head)
-        return template.sample(head, template.draw_noise(head.shape[:-1] + (template.noise_dim,),
-                                                         generator, obs.device))
+        shape = head.shape[1:-1] + (template.noise_dim,)
+        return template.sample(head, torch.stack([template.draw_noise(shape, g, obs.device) for g in generators]))
 
     def seed_state(self, index: int) -> dict:
         return {"params": tree_map(lambda t: t[index].detach().cpu().clone(), self.state),

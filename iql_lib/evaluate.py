@@ -40,19 +40,32 @@ def evaluate_pointmass(act, env: PointMassEnv, n_episodes: int, seed: int,
     `act(obs_tensor) -> action_tensor` is the policy (sampling or greedy, the caller's
     choice). `seed` fixes the env noise, so an evaluation can be repeated exactly.
     """
+    (result,) = evaluate_pointmass_seeds(lambda obs: act(obs[0])[None], env, n_episodes, [seed], device)
+    return result
+
+
+def evaluate_pointmass_seeds(act, env: PointMassEnv, n_episodes: int, seeds: list[int],
+                             device: str | torch.device = "cpu") -> list[EvalResult]:
+    """`evaluate_pointmass` for several policies at once: policy `k` runs its episodes
+    with env noise seeded by `seeds[k]`, exactly as it would alone, and all of them
+    advance in one array operation per step.
+
+    `act(obs [K, n, ob_dim]) -> actions [K, n]` acts for every policy.
+    """
     dyn = env.dynamics
-    rng = np.random.default_rng(seed)
-    pos = np.repeat(dyn.start[None], n_episodes, axis=0)
-    alive = np.ones(n_episodes, dtype=bool)
-    returns = np.zeros(n_episodes)
-    lengths = np.zeros(n_episodes, dtype=np.int64)
-    successes = np.zeros(n_episodes, dtype=bool)
+    rngs = [np.random.default_rng(seed) for seed in seeds]
+    k, n = len(seeds), n_episodes
+    pos = np.repeat(dyn.start[None], k * n, axis=0)
+    alive = np.ones(k * n, dtype=bool)
+    returns = np.zeros(k * n)
+    lengths = np.zeros(k * n, dtype=np.int64)
+    successes = np.zeros(k * n, dtype=bool)
     paths = [pos.copy()]
     for _ in range(env.max_episode_steps):
-        obs = torch.as_tensor(dyn.observe(pos), device=device)
-        actions = act(obs).cpu().numpy()
-        new_pos = dyn.step(pos, actions, rng)
-        pos = np.where(alive[:, None], new_pos, pos)
+        obs = torch.as_tensor(dyn.observe(pos).reshape(k, n, -1), device=device)
+        actions = act(obs).cpu().numpy().reshape(k * n)
+        noise = np.concatenate([rng.normal(0.0, dyn.noise, size=(n, 2)) for rng in rngs])
+        pos = np.where(alive[:, None], dyn.move(pos, actions, noise), pos)
         reached = alive & dyn.at_goal(pos)
         returns -= alive & ~reached
         lengths += alive
@@ -61,9 +74,10 @@ def evaluate_pointmass(act, env: PointMassEnv, n_episodes: int, seed: int,
         paths.append(pos.copy())
         if not alive.any():
             break
-    stacked = np.stack(paths, axis=1)  # [n, T + 1, 2]
-    trajectories = [stacked[i, : lengths[i] + 1] for i in range(n_episodes)]
-    return EvalResult(returns, lengths, successes, trajectories)
+    stacked = np.stack(paths, axis=1)  # [k * n, T + 1, 2]
+    trajectories = [stacked[i, : lengths[i] + 1] for i in range(k * n)]
+    return [EvalResult(returns[block], lengths[block], successes[block], trajectories[block])
+            for block in (slice(j * n, (j + 1) * n) for j in range(k))]
 
 
 def shortest_path_reference(env: PointMassEnv, n_episodes: int = 200, seed: int = 0) -> EvalResult:

@@ -26,7 +26,7 @@ from iql_lib.data import DatasetError, Transitions, dataset_frame, load_dataset
 from iql_lib.engine import Engine, ReplayTensor
 from iql_lib.envs import env_spec, make_env
 from iql_lib.envs.pointmass import PointMassEnv
-from iql_lib.evaluate import evaluate_envs, evaluate_pointmass
+from iql_lib.evaluate import EvalResult, evaluate_envs, evaluate_pointmass_seeds
 from iql_lib.logs import METRIC, RunLogger
 from iql_lib.plots import plot_trajectories
 
@@ -120,16 +120,13 @@ def _train_group(cfg, algo, env, replay, device, start_step, seeds, loggers, che
         logger.start({**cfg.to_dict(), "seed": seed, "run_name": logger.run_name},
                      resume_step=start_step if checkpoint is not None else None)
 
-    greedy = cfg.eval_mode == "greedy"
     last_plot = {seed: -math.inf for seed in seeds}
     evaluate = make_evaluator(cfg, env, device)
 
     def evaluate_and_save(step: int) -> dict[str, float]:
         returns = []
-        for i, (seed, logger) in enumerate(zip(seeds, loggers)):
-            eval_seed = seed * 1_000_003 + step
-            generator = torch.Generator(device=device).manual_seed(eval_seed)
-            result = evaluate(lambda obs: engine.act(i, obs, greedy, generator), eval_seed)
+        results = evaluate(engine, [seed * 1_000_003 + step for seed in seeds])
+        for i, (seed, logger, result) in enumerate(zip(seeds, loggers, results)):
             metrics = result.metrics()
             logger.log(step, metrics)
             logger.log_eval(step, metrics[METRIC])
@@ -165,12 +162,31 @@ def _train_group(cfg, algo, env, replay, device, start_step, seeds, loggers, che
 
 
 def make_evaluator(cfg: TrainConfig, env, device) -> Callable:
-    """`evaluate(act, seed) -> EvalResult` for `env`: PointMass batched in numpy,
-    simulator envs as a pool stepped in lockstep (built once, reused every evaluation)."""
+    """`evaluate(engine, eval_seeds) -> [EvalResult]`, one per seed of `engine`, seed `k`
+    evaluated with env and policy noise seeded by `eval_seeds[k]`. PointMass runs every
+    seed's episodes together in numpy; simulator envs run each seed's episodes on a pool
+    stepped in lockstep (built once, reused every evaluation)."""
+    greedy = cfg.eval_mode == "greedy"
+
+    def generators(eval_seeds: list[int]) -> list[torch.Generator]:
+        return [torch.Generator(device=device).manual_seed(s) for s in eval_seeds]
+
     if isinstance(env, PointMassEnv):
-        return lambda act, seed: evaluate_pointmass(act, env, cfg.eval_episodes, seed=seed, device=device)
+        def evaluate(engine: Engine, eval_seeds: list[int]) -> list[EvalResult]:
+            policy_noise = generators(eval_seeds)
+            return evaluate_pointmass_seeds(lambda obs: engine.act_all(obs, greedy, policy_noise), env,
+                                            cfg.eval_episodes, eval_seeds, device=device)
+        return evaluate
+
     pool = [env] + [make_env(cfg.env_name, frame=env.frame) for _ in range(min(cfg.eval_episodes, EVAL_POOL) - 1)]
-    return lambda act, seed: evaluate_envs(act, pool, cfg.eval_episodes, seed=seed, device=device)
+
+    def evaluate_seed(engine: Engine, index: int, eval_seed: int, generator: torch.Generator) -> EvalResult:
+        return evaluate_envs(lambda obs: engine.act(index, obs, greedy, generator), pool, cfg.eval_episodes,
+                             seed=eval_seed, device=device)
+
+    def evaluate(engine: Engine, eval_seeds: list[int]) -> list[EvalResult]:
+        return [evaluate_seed(engine, i, s, g) for i, (s, g) in enumerate(zip(eval_seeds, generators(eval_seeds)))]
+    return evaluate
 
 
 def _mean_losses(pending: list[dict[str, torch.Tensor]], step: int, seeds: list[int]) -> list[dict]:

@@ -102,7 +102,12 @@ def test_seeds_start_from_their_own_initialisation():
 
 
 def test_a_three_seed_run_writes_what_three_single_runs_write(tmp_path):
-    common = dict(algo="awac", num_timesteps=600, eval_freq=200, eval_episodes=5, log_freq=100)
+    """Seed k of a batch computes seed k's update, but a batched matmul may round
+    differently from a single one (the BLAS picks kernels by shape), and training
+    amplifies rounding: seen on one CPU, 1e-7 relative apart after 300 steps, 1e-2 after
+    600 once a sampled action flips. So the run is short enough for rounding to stay
+    rounding."""
+    common = dict(algo="awac", num_timesteps=300, eval_freq=100, eval_episodes=5, log_freq=50)
     train(make_config("PointmassMedium-v0", out=str(tmp_path / "batched"), seeds=SEEDS, **common),
           progress=False)
     for seed in SEEDS:

@@ -34,25 +34,31 @@ class PointMassDynamics:
         self.scale = np.array(maze.shape, dtype=np.float64)
         self.goal = np.array(maze.goal, dtype=np.float64)
         self.start = np.array(maze.start, dtype=np.float64)
+        # Free cells with a ring of walls around the map: a point just outside the map
+        # lands in the ring, so one lookup answers "inside and not in a wall".
+        self._free = np.pad(maze.grid == 0, 1, constant_values=False)
+
+    def _cells(self, coordinates: np.ndarray, axis: int) -> np.ndarray:
+        """Row (axis 0) or column (axis 1) of each coordinate in the padded grid."""
+        return np.clip(np.floor(coordinates).astype(np.intp), -1, self.maze.shape[axis]) + 1
 
     def is_free(self, points: np.ndarray) -> np.ndarray:
-        rows, cols = self.maze.shape
-        inside = (points[:, 0] >= 0) & (points[:, 0] < rows) & (points[:, 1] >= 0) & (points[:, 1] < cols)
-        r = np.clip(np.floor(points[:, 0]).astype(int), 0, rows - 1)
-        c = np.clip(np.floor(points[:, 1]).astype(int), 0, cols - 1)
-        return inside & (self.maze.grid[r, c] == 0)
+        return self._free[self._cells(points[:, 0], 0), self._cells(points[:, 1], 1)]
 
     def step(self, positions: np.ndarray, actions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """New positions `[N, 2]` after taking `actions` `[N]` from `positions` `[N, 2]`."""
-        velocity = ACTION_DIRECTIONS[actions] + rng.normal(0.0, self.noise, size=positions.shape)
+        return self.move(positions, actions, rng.normal(0.0, self.noise, size=positions.shape))
+
+    def move(self, positions: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """`step` with the velocity noise `[N, 2]` given (σ already applied)."""
+        velocity = ACTION_DIRECTIONS[actions] + noise
+        substep = velocity * (1.0 / self.substeps)
         pos = positions.copy()
-        dt = 1.0 / self.substeps
-        for _ in range(self.substeps):
-            for axis in (0, 1):
-                candidate = pos.copy()
-                candidate[:, axis] += velocity[:, axis] * dt
-                free = self.is_free(candidate)
-                pos[free, axis] = candidate[free, axis]
+        for _ in range(self.substeps):  # first along the rows' axis, then along the columns'
+            moved = pos[:, 0] + substep[:, 0]
+            pos[:, 0] = np.where(self._free[self._cells(moved, 0), self._cells(pos[:, 1], 1)], moved, pos[:, 0])
+            moved = pos[:, 1] + substep[:, 1]
+            pos[:, 1] = np.where(self._free[self._cells(pos[:, 0], 0), self._cells(moved, 1)], moved, pos[:, 1])
         return pos
 
     def at_goal(self, positions: np.ndarray) -> np.ndarray:
