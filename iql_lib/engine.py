@@ -20,7 +20,6 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 from iql_lib.algos import Algorithm
 from iql_lib.data import Transitions
-from iql_lib.thin_matmuls import ThinMatmulsTransposed
 
 
 @dataclass
@@ -108,6 +107,8 @@ class Engine:
         if self.compile and self.compiled_step is None:  # the first step ran eagerly: blanks checked
             # Every engine compiles the same vmapped code anew; allow many in one process.
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+            from iql_lib.thin_matmuls import ThinMatmulsTransposed  # imports inductor: 1.5 s, compiling only
+
             options = ({"triton.cudagraphs": True} if self.device.type == "cuda" else
                        {"cpp_wrapper": True, "post_grad_custom_post_pass": ThinMatmulsTransposed()})
             self.compiled_step = torch.compile(self.eager_step, fullgraph=True, dynamic=False, options=options)

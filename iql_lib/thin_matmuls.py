@@ -1,11 +1,14 @@
-"""A compiler pass for small networks: thin matmuls computed transposed.
+"""A compiler pass for the CPU: matmuls with a ragged output width computed transposed.
 
-A batched product `A @ B` whose output has only a few columns (`[S, M, N]` with
-2 ≤ N ≤ 8: a Q-network's last layer, or the weight gradient of a layer fed 2-D
-observations) is slow in the CPU BLAS, while the same product transposed,
-`(Bᵀ @ Aᵀ)ᵀ`, which has few rows instead, is fast. Measured on a 2-core CPU:
-[6,64,256] @ [6,256,5] 69 → 17 µs, [3,64,256] @ [3,256,2] 40 → 11 µs, about 15 % of a
-PointMass IQL step. The product is the same; only its rounding may differ.
+The CPU BLAS computes a batched product `A @ B` (output `[S, M, N]`) in tiles of 16
+output columns; when N is not a multiple of 16 the ragged edge is slow, and the same
+product transposed, `(Bᵀ @ Aᵀ)ᵀ`, whose output width is M instead, is fast when M is a
+multiple of 16. Small networks are full of such products: a Q-network's 5-action last
+layer, the weight gradients of layers fed 2-D (PointMass) or 29-/37-D (AntMaze) inputs.
+Measured on a 2-core CPU (MKL, AVX2), bmm time over transposed time with M = 256,
+K = 256: N = 2: 2.4, 5: 4.5, 8: 3.8, 12: 1.8, 29: 1.6, 37: 1.3; but 16: 0.90, 32: 0.94,
+64: 0.97. On a PointMass IQL step it saves about 15 %. The product is the same; only its
+rounding may differ.
 
 `torch.compile` runs `ThinMatmulsTransposed` on the graph after autograd (inductor's
 `post_grad_custom_post_pass`); the engine asks for it on the CPU only.
@@ -16,13 +19,14 @@ import torch
 from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 
 aten = torch.ops.aten
-MAX_THIN = 8  # at most this many output columns makes a product thin
+TILE = 16  # output columns the BLAS computes at once
 
 
 def is_thin(m: int, k: int, n: int) -> bool:
-    """`[M, K] @ [K, N]` is faster transposed: few output columns (one column is a
-    matrix-vector product, which the BLAS handles well), more rows, a real sum."""
-    return 2 <= n <= MAX_THIN and m > n and k > MAX_THIN
+    """`[M, K] @ [K, N]` is faster transposed: a ragged output width N (one column is a
+    matrix-vector product, which the BLAS handles well), a whole-tile height M, and a
+    real sum over K."""
+    return n >= 2 and n % TILE != 0 and m % TILE == 0 and k >= TILE
 
 
 class ThinMatmulsTransposed(CustomGraphPass):

@@ -20,14 +20,16 @@ def bmm_operand_shapes(gm: torch.fx.GraphModule) -> list[tuple]:
 
 
 @pytest.mark.parametrize("m, k, n, thin", [
-    (256, 64, 5, True),    # a Q-network's last layer
+    (256, 64, 5, True),    # a Q-network's last layer (PointMass: 5 actions)
     (64, 256, 2, True),    # weight gradient of a layer fed 2-D observations
-    (64, 256, 5, True),    # weight gradient of a 5-output layer
+    (256, 256, 37, True),  # weight gradient of an AntMaze Q-network's first layer
+    (256, 256, 8, True),   # an AntMaze policy's last layer
     (256, 64, 1, False),   # one column: a matrix-vector product, already fast
-    (256, 64, 64, False),  # a hidden layer
-    (256, 2, 64, False),   # a first layer: few columns in A, not in the output
-    (5, 256, 64, False),   # few rows: the fast case itself
-    (4, 64, 5, False),     # fewer rows than columns
+    (256, 64, 64, False),  # a hidden layer: whole tiles
+    (256, 256, 32, False),  # whole tiles
+    (256, 2, 64, False),   # a first layer: a 2-term sum, whole tiles
+    (5, 256, 64, False),   # few rows, whole tiles: the fast case itself
+    (5, 256, 7, False),    # ragged both ways: transposing gains nothing
 ])
 def test_only_thin_products_are_transposed_and_results_are_unchanged(m, k, n, thin):
     assert is_thin(m, k, n) is thin
