@@ -1,0 +1,100 @@
+"""The AntMaze reference runs behind `iql_lib/thresholds.toml`.
+
+Train them with the course's defaults (300k steps, 3 seeds; on this project's 2-core CPU
+about 3 hours per configuration with one thread each, two at a time):
+
+    python benchmarks/antmaze_reference.py --commands     # prints the five iql-train commands
+
+then collect and summarise them:
+
+    python benchmarks/antmaze_reference.py runs/reference
+
+Collecting copies each finished run's `config.json`, `eval.csv` and the evaluation rows of
+its `metrics.jsonl` into `benchmarks/results/antmaze_reference/` (what
+`tests/test_reference_runs.py` checks the bars against), and prints per configuration the
+final Eval_AverageReturn (mean ± std over seeds), the success rate, and the bar the
+thresholds' rule gives: mean − 2 std, rounded down to a multiple of 5 (at least the
+scale's floor).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from iql_lib.config import make_config  # noqa: E402
+from iql_lib.course.experiments import finished, summarise  # noqa: E402
+from iql_lib.logs import CSV_NAME, METRIC  # noqa: E402
+from iql_lib.submission import SUBMISSION_SLOTS, load_thresholds  # noqa: E402
+
+REFERENCE = HERE / "results" / "antmaze_reference"
+TASKS = {slot.env_name: load_thresholds()[slot.task] for slot in SUBMISSION_SLOTS.values()}  # by env name
+SEEDS = [1, 2, 3]
+# (algo, task, ζ) of every configuration the course's AntMaze experiments run (SPEC: P1, P2)
+CONFIGS = [("iql", "antmaze-umaze-v0", 0.9), ("iql", "antmaze-umaze-v0", 0.2),
+           ("iql", "antmaze-medium-diverse-v0", 0.9),
+           ("awac", "antmaze-umaze-v0", None), ("awac", "antmaze-medium-diverse-v0", None)]
+
+
+def run_dirs(root: Path, algo: str, task: str, expectile: float | None) -> list[Path]:
+    """The seeds' run directories of one configuration below `root`, as iql-train names them."""
+    cfg = make_config(task, algo=algo, expectile=expectile)
+    return [root / cfg.run_name(seed) for seed in SEEDS]
+
+
+def command(algo: str, task: str, expectile: float | None, out: str) -> str:
+    zeta = f" --iql-expectile {expectile:g}" if expectile is not None else ""
+    return (f"iql-train --algo {algo}{zeta} --env-name {task} --seed {' '.join(map(str, SEEDS))} "
+            f"--out {out}")
+
+
+def collect(run_dir: Path, into: Path) -> None:
+    """A run's config, CSV and evaluation rows (its loss rows are left behind)."""
+    target = into / run_dir.name
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / "config.json", target / "config.json")
+    shutil.copyfile(run_dir / CSV_NAME, target / CSV_NAME)
+    rows = [line for line in (run_dir / "metrics.jsonl").read_text().splitlines() if METRIC in json.loads(line)]
+    (target / "metrics.jsonl").write_text("\n".join(rows) + "\n")
+
+
+def bar(stats: dict, episode_steps: int) -> int:
+    """The thresholds' rule for a measured configuration: mean − 2 std, down to a multiple of
+    5, and never below the scale's floor (−episode_steps, a run that never reaches the goal)."""
+    return max(-episode_steps, 5 * math.floor((stats["mean"] - 2 * stats["std"]) / 5))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("runs", nargs="?", help="folder holding the finished reference runs")
+    p.add_argument("--commands", action="store_true", help="print the training commands and stop")
+    p.add_argument("--out", default="runs/reference", help="--out of the printed commands")
+    args = p.parse_args()
+    if args.commands or args.runs is None:
+        print("\n".join(command(*config, args.out) for config in CONFIGS))
+        return
+    print("| algo | task | ζ | final Eval_AverageReturn | seeds | success rate | mean − 2 std → bar |")
+    print("|---|---|---|---|---|---|---|")
+    for algo, task, expectile in CONFIGS:
+        dirs = run_dirs(Path(args.runs), algo, task, expectile)
+        if not finished(dirs):
+            print(f"| {algo} | {task} | {expectile or '–'} | not finished | | | |")
+            continue
+        for d in dirs:
+            collect(d, REFERENCE)
+        s = summarise(dirs)
+        seeds = ", ".join(f"{r:.1f}" for r in s["final_returns"])
+        print(f"| {algo} | {task} | {expectile or '–'} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
+              f"{100 * s['success_rate']:.0f} ± {100 * s['success_rate_std']:.0f} % | "
+              f"{bar(s, TASKS[task].episode_steps)} |")
+    print(f"collected into {REFERENCE}")
+
+
+if __name__ == "__main__":
+    main()
