@@ -29,13 +29,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from iql_lib.config import make_config  # noqa: E402
-from iql_lib.course.experiments import finished, summarise  # noqa: E402
+from iql_lib.course import experiments  # noqa: E402
 from iql_lib.logs import CSV_NAME, METRIC  # noqa: E402
-from iql_lib.submission import SUBMISSION_SLOTS, load_thresholds  # noqa: E402
+from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_thresholds  # noqa: E402
 
 REFERENCE = HERE / "results" / "antmaze_reference"
 TASKS = {slot.env_name: load_thresholds()[slot.task] for slot in SUBMISSION_SLOTS.values()}  # by env name
-SEEDS = [1, 2, 3]
 # (algo, task, ζ) of every configuration the course's AntMaze experiments run (SPEC: P1, P2)
 CONFIGS = [("iql", "antmaze-umaze-v0", 0.9), ("iql", "antmaze-umaze-v0", 0.2),
            ("iql", "antmaze-medium-diverse-v0", 0.9),
@@ -44,13 +43,13 @@ CONFIGS = [("iql", "antmaze-umaze-v0", 0.9), ("iql", "antmaze-umaze-v0", 0.2),
 
 def run_dirs(root: Path, algo: str, task: str, expectile: float | None) -> list[Path]:
     """The seeds' run directories of one configuration below `root`, as iql-train names them."""
-    cfg = make_config(task, algo=algo, expectile=expectile)
-    return [root / cfg.run_name(seed) for seed in SEEDS]
+    cfg = make_config(task, algo=algo, expectile=expectile, seeds=list(SUBMISSION_SEEDS), out=str(root))
+    return experiments.run_dirs(cfg)
 
 
 def command(algo: str, task: str, expectile: float | None, out: str) -> str:
     zeta = f" --iql-expectile {expectile:g}" if expectile is not None else ""
-    return (f"iql-train --algo {algo}{zeta} --env-name {task} --seed {' '.join(map(str, SEEDS))} "
+    return (f"iql-train --algo {algo}{zeta} --env-name {task} --seed {' '.join(map(str, SUBMISSION_SEEDS))} "
             f"--out {out}")
 
 
@@ -60,7 +59,8 @@ def collect(run_dir: Path, into: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_dir / "config.json", target / "config.json")
     shutil.copyfile(run_dir / CSV_NAME, target / CSV_NAME)
-    rows = [line for line in (run_dir / "metrics.jsonl").read_text().splitlines() if METRIC in json.loads(line)]
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    rows = [line for line in lines if METRIC in json.loads(line)]
     (target / "metrics.jsonl").write_text("\n".join(rows) + "\n")
 
 
@@ -83,12 +83,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for algo, task, expectile in CONFIGS:
         dirs = run_dirs(Path(args.runs), algo, task, expectile)
-        if not finished(dirs):
+        if not experiments.finished(dirs):
             print(f"| {algo} | {task} | {expectile or '–'} | not finished | | | |")
             continue
         for d in dirs:
             collect(d, REFERENCE)
-        s = summarise(dirs)
+        s = experiments.summarise(dirs)
         seeds = ", ".join(f"{r:.1f}" for r in s["final_returns"])
         print(f"| {algo} | {task} | {expectile or '–'} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
               f"{100 * s['success_rate']:.0f} ± {100 * s['success_rate_std']:.0f} % | "
