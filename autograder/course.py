@@ -37,12 +37,14 @@ def run_nbgrader(course: Path, *args: str, env: dict | None = None) -> subproces
     return result
 
 
-def make_course(root: Path, solutions: Path = SOLUTIONS) -> Path:
-    """A course directory at `root` with the sources, the config, and the release generated."""
+def make_course(root: Path, solutions: Path = SOLUTIONS, only: set[str] | None = None) -> Path:
+    """A course directory at `root` with the sources (those named in `only`, when given),
+    the config, and the release generated."""
     source = root / "source" / ASSIGNMENT
     source.mkdir(parents=True)
     for path in source_notebooks(solutions):
-        shutil.copy2(path, source / path.name)
+        if only is None or path.name in only:
+            shutil.copy2(path, source / path.name)
     for extra in solutions.iterdir():  # data files the notebooks read beside them, if any
         if extra.is_file() and extra.suffix != ".ipynb":
             shutil.copy2(extra, source / extra.name)

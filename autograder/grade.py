@@ -1,13 +1,22 @@
-"""Autograde notebooks with nbgrader: every chapter of each submission, one score per cell.
+"""Grade a class: every student's graded cells in a sandbox, recorded by nbgrader.
 
-    python -m autograder.grade SUBMISSIONS [--out grades.csv] [--timeout 300]
+    python -m autograder.grade SUBMISSIONS [--out grades.csv] [--course grading]
     make grade SUBMISSIONS=<dir>
 
 `SUBMISSIONS/<student>/` holds a student's chapter notebooks (directly, or in an `iql/`
-folder as nbgrader's exchange leaves them). Grading runs the course in fast mode (small
-training budgets) with a time limit per cell, so a blank that raises, returns NaN or loops
-forever costs the points of its own graded cell only. The CSV has one row per student:
-the points per blank, per quiz question, and the total.
+folder as nbgrader's exchange leaves them). Points come only from the graded cells
+(each blank's checks and hidden tests, each quiz question): each runs in a fresh
+Python inside a bubblewrap sandbox, against the code of the student's own answer cell
+only (definitions and literal assignments; nothing else the student wrote runs), with
+limits on time, memory, processes, files and output. nbgrader then records the
+outcome: the gradebook, the autograded notebooks and the HTML feedback stay in the
+course folder (`grading/`), and the CSV has one row per student: the points per graded
+cell and the total.
+
+`--no-sandbox` runs the same fresh interpreters without the sandbox (limits only: the
+submission can read and write your files and reach the network). `--run-notebooks` has
+nbgrader execute every cell of every notebook in a Jupyter kernel instead, as nbgrader
+alone does: minutes per student, no sandbox, and a submission can patch its own tests.
 """
 from __future__ import annotations
 
@@ -15,27 +24,36 @@ import argparse
 import csv
 import shutil
 import sys
-import tempfile
-from dataclasses import dataclass
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, make_course, run_nbgrader
+from autograder import record
+from autograder.course import ASSIGNMENT, SOLUTIONS, make_course, run_nbgrader, source_notebooks
+from autograder.extract import GradedCell, graded_cells, read_notebook, setup_for, student_code
+from autograder.sandbox import Limits, available, run_job
 from iql_lib.course.notebook import FAST_ENV
 
-CELL_TIMEOUT_S = 300
+CELL_TIMEOUT_S = 60
+NOTEBOOK_CELL_TIMEOUT_S = 300  # --run-notebooks: training cells included
 
 
 @dataclass
 class Grades:
     scores: dict[str, dict[str, tuple[float, float]]]  # student -> grade_id -> (score, max)
-    autograded: Path                                     # <course>/autograded/<student>/<assignment>/
+    course: Path                                       # the nbgrader course: gradebook, autograded/, feedback/
+    seconds: dict[str, float] = field(default_factory=dict)  # student -> time to run their graded cells
 
     def total(self, student: str) -> tuple[float, float]:
         cells = self.scores[student].values()
         return sum(s for s, _ in cells), sum(m for _, m in cells)
 
     def notebooks(self, student: str) -> list[Path]:
-        return sorted((self.autograded / student / ASSIGNMENT).glob("*.ipynb"))
+        return sorted((self.course / "autograded" / student / ASSIGNMENT).glob("*.ipynb"))
+
+    def feedback(self, student: str) -> list[Path]:
+        return sorted((self.course / "feedback" / student / ASSIGNMENT).glob("*.html"))
 
 
 def collect(submissions: Path) -> dict[str, Path]:
@@ -50,24 +68,131 @@ def collect(submissions: Path) -> dict[str, Path]:
     return found
 
 
-def autograde(submissions: dict[str, Path], course_root: Path, cell_timeout: int = CELL_TIMEOUT_S) -> Grades:
-    """Grade each student's folder of chapter notebooks in a fresh course at `course_root`."""
+def course_cells(solutions: Path = SOLUTIONS) -> dict[str, list[GradedCell]]:
+    """The graded cells of every source notebook that has some, by notebook file name."""
+    cells = {path.name: graded_cells(path) for path in source_notebooks(solutions)}
+    return {name: found for name, found in cells.items() if found}
+
+
+# ------------------------------------------------------------------ one student
+
+def _jobs(notebook: dict, cells: list[GradedCell]) -> list[tuple[dict, list[GradedCell]]]:
+    """One job per graded cell whose answer runs code; the cells whose answers are only
+    literals (the quiz) share one job, since nothing of the student's runs there."""
+    units, shared, jobs = {}, [], []
+    for cell in cells:
+        code, runs = student_code(notebook, cell.answer_ids)
+        units[cell.grade_id] = {"grade_id": cell.grade_id, "label": "/".join(cell.answer_ids) or cell.grade_id,
+                                "student": code, "test": cell.test}
+        if runs:
+            jobs.append(({"setup": setup_for(cell, code), "units": [units[cell.grade_id]]}, [cell]))
+        else:
+            shared.append(cell)
+    if shared:
+        setup = "\n".join(dict.fromkeys(setup_for(c, units[c.grade_id]["student"]) for c in shared))
+        jobs.append(({"setup": setup, "units": [units[c.grade_id] for c in shared]}, shared))
+    return jobs
+
+
+def _outputs(result, grade_id: str) -> list[dict]:
+    """The graded cell's outputs as nbgrader records them (an error output scores 0)."""
+    passed, details = result.passed.get(grade_id), result.details.get(grade_id, {})
+    outputs = [record.stream(name, details[name]) for name in ("stdout", "stderr") if details.get(name)]
+    blocked = details.get("blocked") or []
+    note = f"\n(the grading sandbox blocked: {'; '.join(blocked)})" if blocked else ""
+    if details.get("error"):
+        err = details["error"]
+        outputs.append(record.error(err["ename"], err["evalue"] + note, err["traceback"] + ([note] if note else [])))
+    elif passed is None:
+        why = result.stopped or "its process ended before the test finished (did the submission call os._exit()?)"
+        tail = f"\nlast output:\n{result.output[-1500:]}" if result.output.strip() else ""
+        outputs.append(record.error("GradingStopped", f"this cell's grading stopped: {why}{tail}"))
+    elif not passed:
+        outputs.append(record.error("GradingSandbox", note.strip() or "the cell failed"))
+    return outputs
+
+
+def grade_student(folder: Path, cells: dict[str, list[GradedCell]], limits: Limits = Limits(),
+                  sandboxed: bool = True) -> dict[str, dict[str, list[dict]]]:
+    """`{notebook: {grade_id: outputs}}` for each notebook of the course's graded cells the
+    student handed in (a missing or unreadable one is skipped: nbgrader scores it 0)."""
+    graded = {}
+    for name, notebook_cells in cells.items():
+        notebook = read_notebook(folder / name)
+        if notebook is None:
+            continue
+        graded[name] = {}
+        for job, job_cells in _jobs(notebook, notebook_cells):
+            result = run_job(job, limits, sandboxed)
+            for cell in job_cells:
+                graded[name][cell.grade_id] = _outputs(result, cell.grade_id)
+    return graded
+
+
+# ------------------------------------------------------------------ the class
+
+def _fresh_course(root: Path, only: set[str] | None = None) -> Path:
+    if root.exists():
+        if not (root / "gradebook.db").exists() and any(root.iterdir()):
+            raise FileExistsError(f"{root} exists and is not a grading course: pick another --course")
+        shutil.rmtree(root)
+    return make_course(root, only=only)
+
+
+def _gradebook_scores(course: Path, students) -> dict[str, dict[str, tuple[float, float]]]:
     from nbgrader.api import Gradebook
 
-    course = make_course(course_root)
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in students:
+            submission = gradebook.find_submission(ASSIGNMENT, student)
+            scores[student] = {grade.name: (float(grade.score), float(grade.max_score))
+                               for notebook in submission.notebooks for grade in notebook.grades}
+    return scores
+
+
+def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits = Limits(),
+                sandboxed: bool = True, workers: int = 1, progress=None) -> Grades:
+    """Grade every student's graded cells in the sandbox and record them with nbgrader."""
+    cells = course_cells()
+    course = _fresh_course(course_root, only=set(cells))  # the notebooks that hold points
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(record.CONFIG)
+
+    seconds = {}
+
+    def one(student: str):
+        folder = submissions[student]
+        dest = course / "submitted" / student / ASSIGNMENT
+        dest.mkdir(parents=True)
+        started = time.monotonic()
+        graded = grade_student(folder, cells, limits, sandboxed)
+        seconds[student] = time.monotonic() - started
+        for name in graded:
+            shutil.copyfile(folder / name, dest / name)
+        record.write_results(course, student, graded)
+        if progress:
+            progress(student)
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        list(pool.map(one, submissions))
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run_nbgrader(course, "autograde", ASSIGNMENT, env=env)
+    run_nbgrader(course, "generate_feedback", ASSIGNMENT, env=env)
+    return Grades(_gradebook_scores(course, submissions), course, seconds)
+
+
+def run_notebooks(submissions: dict[str, Path], course_root: Path, cell_timeout: int = NOTEBOOK_CELL_TIMEOUT_S) -> Grades:
+    """nbgrader alone: every cell of every notebook executed in a kernel, unsandboxed."""
+    course = _fresh_course(course_root)
     for student, folder in submissions.items():
         dest = course / "submitted" / student / ASSIGNMENT
         dest.mkdir(parents=True)
         for path in sorted(Path(folder).glob("*.ipynb")):
             shutil.copy2(path, dest / path.name)
     run_nbgrader(course, "autograde", ASSIGNMENT, f"--Execute.timeout={cell_timeout}", env={FAST_ENV: "1"})
-    scores: dict[str, dict[str, tuple[float, float]]] = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        for student in submissions:
-            submission = gradebook.find_submission(ASSIGNMENT, student)
-            scores[student] = {grade.name: (float(grade.score), float(grade.max_score))
-                               for notebook in submission.notebooks for grade in notebook.grades}
-    return Grades(scores, course / "autograded")
+    run_nbgrader(course, "generate_feedback", ASSIGNMENT)
+    return Grades(_gradebook_scores(course, submissions), course)
 
 
 def write_grades_csv(grades: Grades, path: Path) -> Path:
@@ -86,20 +211,47 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", type=Path, help="folder of <student>/ notebook folders")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="grades CSV (grades.csv)")
-    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT_S, help="seconds per cell (300)")
+    parser.add_argument("--course", type=Path, default=Path("grading"),
+                        help="nbgrader course folder kept as the record: gradebook, feedback (grading)")
+    parser.add_argument("--timeout", type=int, default=None,
+                        help=f"CPU seconds per graded cell ({CELL_TIMEOUT_S}; --run-notebooks: per cell, "
+                             f"{NOTEBOOK_CELL_TIMEOUT_S})")
+    parser.add_argument("--jobs", type=int, default=1, help="students graded at the same time (1)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run the graded cells without the sandbox (unsafe for untrusted notebooks)")
+    parser.add_argument("--run-notebooks", action="store_true",
+                        help="let nbgrader execute every cell in a kernel (slow, unsandboxed, patchable)")
     args = parser.parse_args(argv)
     try:
         students = collect(args.submissions)
     except (FileNotFoundError, NotADirectoryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        grades = autograde(students, Path(tmp), args.timeout)
-        write_grades_csv(grades, args.out)
+    sandboxed = not (args.no_sandbox or args.run_notebooks)
+    if sandboxed and not available():
+        print("error: bwrap (bubblewrap) not found: install it (apt-get install bubblewrap), "
+              "or pass --no-sandbox for notebooks you trust", file=sys.stderr)
+        return 2
+    if not sandboxed:
+        print("WARNING: grading without the sandbox: the notebooks' code runs as you, with your files "
+              "and network; use this only for notebooks you trust.", file=sys.stderr)
+    try:
+        if args.run_notebooks:
+            grades = run_notebooks(students, args.course, args.timeout or NOTEBOOK_CELL_TIMEOUT_S)
+        else:
+            cpu = args.timeout or CELL_TIMEOUT_S
+            limits = Limits(cpu_s=cpu, wall_s=cpu + 60)
+            grades = grade_class(students, args.course, limits, sandboxed, args.jobs,
+                                 progress=lambda s: print(f"graded {s}", file=sys.stderr, flush=True))
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    write_grades_csv(grades, args.out)
     for student in students:
         score, maximum = grades.total(student)
-        print(f"{student:<24} {score:g} / {maximum:g}")
-    print(f"grades written to {args.out}")
+        took = f"   ({grades.seconds[student]:.1f} s)" if student in grades.seconds else ""
+        print(f"{student:<24} {score:g} / {maximum:g}{took}")
+    print(f"grades written to {args.out}; gradebook and feedback in {args.course}/")
     return 0
 
 

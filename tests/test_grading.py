@@ -18,7 +18,8 @@ import pytest
 import torch
 from torch import nn
 
-from autograder.grade import autograde, collect, main as grade_main
+from autograder.grade import collect, grade_class, main as grade_main
+from autograder.sandbox import Limits, available, run_job
 from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
 from iql_lib.course.grade import main as iql_grade_main
 
@@ -188,20 +189,65 @@ def test_iql_grade_on_the_reference_and_on_bad_input(capsys, tmp_path):
     assert "not a notebook or a folder" in capsys.readouterr().err
 
 
-# ------------------------------------------------------------ a real autograde
+# ------------------------------------------------------------ make grade
 
-def test_nbgrader_charges_raising_nan_and_looping_blanks_to_their_own_cells(tmp_path):
+@pytest.mark.skipif(not available(), reason="bwrap (bubblewrap) is not installed")
+def test_the_sandbox_scores_and_words_each_graded_cell_as_nbgrader_running_the_notebook(tmp_path, capsys):
+    """Chapter 4 with a blank that raises and chapter 9 with two wrong answers, graded in
+    the sandbox and by nbgrader executing the notebooks: the same points and the same
+    error for every graded cell."""
+    folder = _learner_copy(tmp_path, expectile_loss="raise ValueError('oops')")
     submissions = tmp_path / "submissions"
-    submissions.mkdir()
-    shutil.move(str(_learner_copy(tmp_path, **BROKEN)), submissions / "ada")
-    students = collect(submissions)
-    grades = autograde(students, tmp_path / "course", cell_timeout=15)
-    lost = {gid for gid, (score, maximum) in grades.scores["ada"].items() if score < maximum}
-    assert lost == _cells_of(2) | _cells_of(5) | _cells_of(6)
+    (submissions / "ada").mkdir(parents=True)
+    for name in ("04_expectile_loss.ipynb", "09_self_quiz.ipynb"):
+        notebook = json.loads((folder / name).read_text())
+        for cell in notebook["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("grade_id") in ("ch09_answer_02", "ch09_answer_07"):
+                cell["source"] = re.sub(r'= "\w"', '= "a"', cell["source"])
+        (submissions / "ada" / name).write_text(json.dumps(notebook))
 
+    sandboxed = grade_class(collect(submissions), tmp_path / "sandboxed", Limits(cpu_s=30, wall_s=120))
     out = tmp_path / "grades.csv"
-    assert grade_main([str(tmp_path / "nowhere"), "--out", str(out)]) == 2
-    from autograder.grade import write_grades_csv
-    write_grades_csv(grades, out)
+    assert grade_main([str(submissions), "--run-notebooks", "--course", str(tmp_path / "executed"),
+                       "--out", str(out), "--timeout", "120"]) == 0
+    assert "WARNING: grading without the sandbox" in capsys.readouterr().err
     (row,) = list(csv.DictReader(out.open()))
-    assert row["student"] == "ada" and float(row["total"]) == grades.total("ada")[0] < float(row["max"])
+    executed = {gid: float(row[gid]) for gid in sandboxed.scores["ada"]}
+    assert executed == {gid: score for gid, (score, _) in sandboxed.scores["ada"].items()}
+    assert executed["ch04_blank2_hidden"] == 0 and executed["ch09_test_02"] == executed["ch09_test_07"] == 0
+    assert float(row["total"]) == sandboxed.total("ada")[0] == 10
+
+    def errors(course: Path) -> dict[str, tuple[str, str]]:
+        found = {}
+        for path in (course / "autograded" / "ada" / "iql").glob("*.ipynb"):
+            for cell in json.loads(path.read_text())["cells"]:
+                if cell["metadata"].get("nbgrader", {}).get("grade"):
+                    for output in cell.get("outputs", []):
+                        if output["output_type"] == "error":
+                            found[cell["metadata"]["nbgrader"]["grade_id"]] = (output["ename"], output["evalue"])
+        return found
+
+    assert errors(tmp_path / "sandboxed") == errors(tmp_path / "executed") != {}
+    assert {p.name for p in sandboxed.feedback("ada")} == {"04_expectile_loss.html", "09_self_quiz.html"}
+
+
+def test_without_the_sandbox_the_runner_still_refuses_writes_outside_its_scratch(tmp_path):
+    target = tmp_path / "gradebook.db"
+    student = f"def f():\n    open({str(target)!r}, 'w').write('pwned')\n"
+    job = {"setup": "import torch", "units": [
+        {"grade_id": "t1", "label": "t1", "student": student, "test": "f()"},
+        {"grade_id": "t2", "label": "t2", "student": "", "test": "assert 1 + 1 == 2"}]}
+    result = run_job(job, Limits(cpu_s=10, wall_s=60), sandboxed=False)
+    assert result.passed == {"t1": False, "t2": True}
+    assert "blocks writing" in result.details["t1"]["error"]["evalue"] and not target.exists()
+
+
+def test_make_grade_on_bad_input(tmp_path, capsys):
+    assert grade_main([str(tmp_path / "nowhere")]) == 2
+    (tmp_path / "course").mkdir()
+    (tmp_path / "course" / "notes.txt").write_text("mine")
+    (tmp_path / "subs" / "ada").mkdir(parents=True)
+    shutil.copy(SOLUTIONS / "09_self_quiz.ipynb", tmp_path / "subs" / "ada")
+    assert grade_main([str(tmp_path / "subs"), "--course", str(tmp_path / "course")]) == 2
+    assert "is not a grading course" in capsys.readouterr().err
+    assert (tmp_path / "course" / "notes.txt").read_text() == "mine"
