@@ -10,6 +10,7 @@ instructor tools.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,11 +44,21 @@ def build_bundle(out: Path) -> Path:
     shutil.copytree(REPO / "iql_lib", out / "iql_lib", ignore=ignore)
     shutil.copytree(REPO / "datasets", out / "datasets", ignore=ignore)
     shutil.copytree(STUDENT_FILES / "tests", out / "tests", ignore=ignore)
-    for name in ("README.md", "Makefile"):
-        shutil.copy2(STUDENT_FILES / name, out / name)
+    shutil.copy2(STUDENT_FILES / "Makefile", out / "Makefile")
     for name in ("pyproject.toml", "environment.yml", "venv.mk"):
         shutil.copy2(REPO / name, out / name)
+    torch_pin = re.search(r"^TORCH \?= (\S+)$", (REPO / "venv.mk").read_text(), re.M)[1]
+    (out / "README.md").write_text((STUDENT_FILES / "README.md").read_text().replace("{TORCH}", torch_pin))
+    _replace(out / "iql_lib" / "config.py", 'blanks: str = "solutions"', 'blanks: str = "notebooks"')
     return out
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    """One edit of a bundled file (students have no solutions/: their blanks are their notebooks)."""
+    text = path.read_text()
+    if text.count(old) != 1:
+        raise RuntimeError(f"{path}: expected {old!r} once, to make it {new!r}")
+    path.write_text(text.replace(old, new))
 
 
 def main(argv=None) -> None:

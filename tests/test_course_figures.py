@@ -105,3 +105,17 @@ def test_zeta_sweep_renders_statically_outside_a_notebook(tmp_path):
     assert any(line.get_label() == "ζ-expectile = V(s)" for line in zeta_sweep_figure().axes[1].lines)
     ax = plot_outlier_pull(0.9)
     assert any("ζ = 0.90" in line.get_label() for line in ax.lines)
+
+
+@pytest.mark.parametrize("figure", [zeta_sweep_figure, expectile_figure])
+def test_legends_sit_off_the_plotted_data(figure):
+    """The statistics and sweep panels put their legends under the axes, not on the lines."""
+    fig = figure(0.9)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [ax for ax in fig.axes if ax.get_legend() is not None and "loss" not in ax.get_ylabel()]
+    assert legends
+    for ax in legends:
+        legend, box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert legend.y1 <= box.y0, f"the legend of {ax.get_title()!r} overlaps its axes"
+    matplotlib.pyplot.close(fig)

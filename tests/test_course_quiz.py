@@ -204,3 +204,21 @@ def test_notebook_is_clean_and_ends_with_how_to_grade(quiz):
     last = quiz["cells"][-1]
     assert last["cell_type"] == "markdown"
     assert "run the tests in this notebook; your instructor's grader adds the hidden checks" in _source(last).lower()
+
+
+def test_iql_grade_checks_each_answer_against_its_questions_options(tmp_path):
+    from iql_lib.course.grade import check_quiz
+
+    notebook = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "09_self_quiz.ipynb").read_text())
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        for number, letter in (("04", "d"), ("09", "d"), ("10", "d")):
+            source = source.replace(f'answer_{number} = "?"', f'answer_{number} = "{letter}"')
+        cell["source"] = source
+    path = tmp_path / "09_self_quiz.ipynb"
+    path.write_text(json.dumps(notebook))
+    results = check_quiz([path])
+    assert results["answer_10"][0] == "pass"  # question 10 has options a–d
+    for name in ("answer_04", "answer_09"):  # these have a–c only
+        status, message = results[name]
+        assert status == "fail" and "not an option" in message, (name, message)

@@ -12,6 +12,7 @@ import ast
 import importlib
 import importlib.util
 import json
+import linecache
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,18 +71,21 @@ def not_written_message(name: str) -> str:
             f"then train with --blanks <your notebooks folder or module>.")
 
 
-def name_unwritten_blank(err: NotImplementedError) -> NotImplementedError:
-    """`err` restated with the blank (and chapter) whose body raised it, found by walking
-    its traceback innermost first; `err` itself when no blank is on the way."""
+def unwritten_blank(err: BaseException) -> str | None:
+    """The blank whose body raised `err`: the innermost blank on its traceback, if any."""
     frames = []
     tb = err.__traceback__
     while tb is not None:
         frames.append(tb.tb_frame.f_code.co_name)
         tb = tb.tb_next
-    for name in reversed(frames):
-        if name in BLANK_NAMES:
-            return NotImplementedError(not_written_message(name))
-    return err
+    return next((name for name in reversed(frames) if name in BLANK_NAMES), None)
+
+
+def name_unwritten_blank(err: NotImplementedError) -> NotImplementedError:
+    """`err` restated with the blank (and chapter) whose body raised it; `err` itself when
+    no blank is on the way."""
+    name = unwritten_blank(err)
+    return err if name is None else NotImplementedError(not_written_message(name))
 
 
 def _stub(name: str) -> Callable:
@@ -190,6 +194,14 @@ def _cell_python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
+def _cell_file(path: Path, index: int, source: str) -> str:
+    """A name for one notebook cell's code, its lines registered with linecache, so that
+    tracebacks and `inspect` show the cell's code, not the notebook file's JSON."""
+    name = f"{path} (cell {index})"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    return name
+
+
 def definitions_from_notebooks(paths: list[Path], namespace: dict | None = None) -> dict:
     """Execute only the imports and top-level definitions of the notebooks' code cells.
 
@@ -203,7 +215,7 @@ def definitions_from_notebooks(paths: list[Path], namespace: dict | None = None)
             notebook = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise BlankError(f"{path}: not a readable notebook ({err})") from err
-        for cell in notebook.get("cells", []):
+        for index, cell in enumerate(notebook.get("cells", []), 1):
             if cell.get("cell_type") != "code":
                 continue
             source = cell.get("source", "")
@@ -214,7 +226,8 @@ def definitions_from_notebooks(paths: list[Path], namespace: dict | None = None)
                 raise BlankError(f"{path}: a code cell does not parse ({err.msg}, line {err.lineno})") from err
             keep = [node for node in tree.body if isinstance(
                 node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))]
-            exec(compile(ast.Module(body=keep, type_ignores=[]), str(path), "exec"), namespace)
+            exec(compile(ast.Module(body=keep, type_ignores=[]), _cell_file(path, index, source), "exec"),
+                 namespace)
     return namespace
 
 

@@ -12,6 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_ZETA = 0.9
+# Sliders wide enough to set ζ to the hundredth with a mouse (a track of about 400 px).
+SLIDER_LOOK = dict(layout={"width": "560px"}, style={"description_width": "90px"})
+
+
+def legend_below(ax, ncol: int) -> None:
+    """The legend under the axes, where it cannot hide a line or a bar."""
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
 
 
 def expectile(values: np.ndarray, zeta: float, tol: float = 1e-10) -> float:
@@ -120,7 +127,7 @@ def plot_statistics(zeta: float, q_values: np.ndarray | None = None, ax=None):
         ax.axvline(value, color=colour, ls=style, lw=2.2, label=f"{label}: {value:.2f}")
     ax.set_xlabel("Q(s, a) over the dataset's actions at s")
     ax.set_ylabel("count")
-    ax.legend(fontsize=8, loc="upper left")
+    legend_below(ax, ncol=1)
     return ax
 
 
@@ -135,10 +142,9 @@ def expectile_figure(zeta: float = DEFAULT_ZETA):
     """Both panels at one ζ: the static rendering of the explorer."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
     plot_asymmetric_loss(zeta, left)
     plot_statistics(zeta, ax=right)
-    fig.tight_layout()
     return fig
 
 
@@ -154,11 +160,14 @@ def explore_expectiles(zeta: float = DEFAULT_ZETA):
     import matplotlib.pyplot as plt
 
     def show(zeta):
+        q = q_values_of_mixed_actions()
+        print(f"ζ = {zeta:.2f}: V(s) = the expectile {expectile(q, zeta):.2f}, the quantile "
+              f"{quantile(q, zeta):.2f}, the mean {q.mean():.2f}")
         expectile_figure(zeta)
         plt.show()
 
     slider = widgets.FloatSlider(value=zeta, min=0.05, max=0.99, step=0.01, description="ζ",
-                                 continuous_update=False)
+                                 continuous_update=False, **SLIDER_LOOK)
     return widgets.interactive(show, zeta=slider)
 
 
@@ -186,7 +195,7 @@ def plot_zeta_sweep(zeta: float | None = DEFAULT_ZETA, q_values: np.ndarray | No
     ax.set_ylabel("value")
     ax.set_xlim(0, 1)
     ax.set_title("Where V(s) sits as ζ moves", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    legend_below(ax, ncol=2)
     ax.grid(alpha=0.3)
     return ax
 
@@ -209,7 +218,7 @@ def plot_positive_advantage(zeta: float | None = DEFAULT_ZETA, q_values: np.ndar
     ax.set_xlim(0, 1)
     ax.set_ylim(-3, 103)
     ax.set_title("Which actions have A = Q − V > 0", fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
+    legend_below(ax, ncol=2)
     ax.grid(alpha=0.3)
     return ax
 
@@ -220,12 +229,11 @@ def zeta_sweep_figure(zeta: float = DEFAULT_ZETA, good_fraction: float = 0.2):
     import matplotlib.pyplot as plt
 
     q, good = mixed_actions(good_fraction=good_fraction)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained")
     plot_statistics(zeta, q, ax=axes[0])
     axes[0].set_title(f"{100 * good_fraction:.0f} % good actions", fontsize=10)
     plot_zeta_sweep(zeta, q, good, ax=axes[1])
     plot_positive_advantage(zeta, q, good, ax=axes[2])
-    fig.tight_layout()
     return fig
 
 
@@ -242,13 +250,15 @@ def explore_zeta_sweep(zeta: float = DEFAULT_ZETA, good_fraction: float = 0.2):
     import matplotlib.pyplot as plt
 
     def show(zeta, good_fraction):
+        q, _ = mixed_actions(good_fraction=good_fraction)
+        print(f"ζ = {zeta:.2f}, {100 * good_fraction:.0f} % good actions: V(s) = {expectile(q, zeta):.2f}")
         zeta_sweep_figure(zeta, good_fraction)
         plt.show()
 
     zeta_slider = widgets.FloatSlider(value=zeta, min=0.05, max=0.99, step=0.01, description="ζ",
-                                      continuous_update=False)
+                                      continuous_update=False, **SLIDER_LOOK)
     share_slider = widgets.FloatSlider(value=good_fraction, min=0.05, max=0.6, step=0.05,
-                                       description="good share", continuous_update=False)
+                                       description="good share", continuous_update=False, **SLIDER_LOOK)
     return widgets.interactive(show, zeta=zeta_slider, good_fraction=share_slider)
 
 

@@ -17,6 +17,7 @@ import io
 import json
 import multiprocessing as mp
 import queue
+import re
 import sys
 from pathlib import Path
 
@@ -78,12 +79,14 @@ def check_quiz(paths: list[Path]) -> dict[str, tuple[str, str]]:
 
     from iql_lib.course.quiz import check_choice
 
-    answers = {}
+    answers, options = {}, {}
     for path in paths:
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             if cell["cell_type"] != "code" or "answer_" not in source:
                 continue
+            # each question's test cell names its options: check_choice(answer_09, options="abc")
+            options.update(re.findall(r"""check_choice\((answer_\w+),\s*options\s*=\s*["']([a-z]+)["']""", source))
             try:
                 tree = ast.parse(source)
             except SyntaxError:
@@ -96,7 +99,7 @@ def check_quiz(paths: list[Path]) -> dict[str, tuple[str, str]]:
     for name, value in sorted(answers.items()):
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                check_choice(value)
+                check_choice(value, options.get(name, "abcd"))
             results[name] = ("pass", f"answered {value!r}")
         except AssertionError as err:
             results[name] = ("fail", str(err))
@@ -122,9 +125,9 @@ def main(argv=None) -> int:
     for name, (status, message) in blanks.items():
         number = BLANK_NAMES.index(name) + 1
         mark = "✓" if status == "pass" else "✗"
-        print(f"{mark} blank {number} {name:<20} {status:<8} ({BLANK_CHAPTERS[name]})")
+        print(f"{mark} blank {number} {name:<20} {status:<8} {BLANK_CHAPTERS[name]}")
         if status != "pass":
-            print(f"    {message}")
+            print("    " + message.replace("\n", "\n    "))
     for name, (status, message) in quiz.items():
         print(f"{'✓' if status == 'pass' else '✗'} {name:<29} {status:<8} {message}")
     passed = sum(s == "pass" for s, _ in [*blanks.values(), *quiz.values()])
