@@ -102,7 +102,6 @@ WRONG = {
     3: {
         "sign flip v − q": lambda q, v, z: REF.expectile_loss(v - q.detach(), z).mean(),
         "sum instead of mean": lambda q, v, z: REF.expectile_loss(q.detach() - v, z).sum(),
-        "gradient into the target Q": lambda q, v, z: REF.expectile_loss(q - v, z).mean(),
         "1−ζ passed for ζ": lambda q, v, z: REF.expectile_loss(q.detach() - v, 1 - z).mean(),
     },
     4: {
@@ -118,7 +117,6 @@ WRONG = {
     },
     6: {
         "unclamped weights": lambda lp, a, t, max_weight=50.0: -(torch.exp(a.detach() / t) * lp).mean(),
-        "gradient-carrying weights": lambda lp, a, t, max_weight=50.0: -(torch.exp(a / t).clamp(max=max_weight) * lp).mean(),
         "sign": lambda lp, a, t, max_weight=50.0: (torch.exp(a.detach() / t).clamp(max=max_weight) * lp).mean(),
         "A·λ instead of A/λ": lambda lp, a, t, max_weight=50.0: -(torch.exp(a.detach() * t).clamp(max=max_weight) * lp).mean(),
     },
