@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import NOTEBOOKS, SOLUTIONS, source_notebooks
-from autograder.grade import autograde
+from autograder.grade import run_notebooks
 from autograder.release import build_bundle, generate_notebooks
 from iql_lib.algos.blanks import BLANK_NAMES
 
@@ -92,7 +92,7 @@ def test_student_notebooks_hold_no_solution_code():
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    return autograde({"solution": SOLUTIONS, "release": NOTEBOOKS}, tmp_path_factory.mktemp("course"))
+    return run_notebooks({"solution": SOLUTIONS, "release": NOTEBOOKS}, tmp_path_factory.mktemp("course") / "course")
 
 
 def test_solution_notebooks_run_clean_and_earn_full_marks(graded):
