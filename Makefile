@@ -2,7 +2,7 @@
 # (venv.mk; GPU users: `make demo TORCH=torch` or a CUDA-specific pin).
 include venv.mk
 
-.PHONY: demo test bench venv notebooks release grade clean-results
+.PHONY: demo test bench venv notebooks release grade clean-results lab formgrader
 
 venv: $(STAMP)
 
@@ -11,6 +11,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The course in JupyterLab: students open notebooks/; runs go to runs/ (IQL_COURSE_FAST=1
+# shrinks every budget). Instructors: Formgrader on the nbgrader course in course/,
+# its exchange inside it, so generate, release, collect and autograde work from the UI.
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+formgrader: $(STAMP)
+	$(BIN)/python -m autograder.formgrader
 
 # Student notebooks from the nbgrader sources in solutions/ (commit the result).
 notebooks: $(STAMP)

@@ -35,7 +35,7 @@ def train_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  iql-train --algo iql --iql-expectile 0.9 --seed 1 2 3\n"
                "  iql-train --algo bc --filter-top-percent 10 --exp-name filtered_bc\n"
-               "  iql-train --algo iql --blanks notebooks/ch7_stitching.ipynb\n"
+               "  iql-train --algo iql --blanks notebooks   # the six blanks of your chapter notebooks\n"
                "  iql-train --resume --exp-name iql_zeta_0.9   # continue a killed run",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add(p, "--algo", choices=["iql", "awac", "bc"], default="iql", help="algorithm (default: iql)")
@@ -66,8 +66,8 @@ def train_parser() -> argparse.ArgumentParser:
     _add(p, "--device", help="auto (default), cpu, cuda or cuda:N")
     _add(p, "--compile", choices=["auto", "on", "off"],
          help="compile the update with torch.compile (auto: for runs of 10k+ steps; off: eager)")
-    _add(p, "--blanks", help="where the six IQL blanks come from: solutions (default), stubs, a .py "
-                             "file, a notebook, a folder of notebooks, or a module name")
+    _add(p, "--blanks", help=f"where the six IQL blanks come from: solutions, stubs, a .py file, a "
+                             f"notebook, a folder of notebooks, or a module name (default: {TrainConfig.blanks})")
     _add(p, "--resume", action="store_true", help="continue each seed from its last checkpoint")
     _add(p, "--out", help="parent folder of the run directories (default: runs)")
     _add(p, "--quiet", action="store_true", help="no progress bar")
