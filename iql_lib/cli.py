@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from iql_lib.config import ENV_FAMILY_DEFAULTS, TrainConfig, make_config
+from iql_lib.tracking import require_trackers
 
 ERRORS_SHOWN_PLAINLY = (ValueError, FileNotFoundError, RuntimeError)
 
@@ -71,13 +72,26 @@ def train_parser() -> argparse.ArgumentParser:
     _add(p, "--resume", action="store_true", help="continue each seed from its last checkpoint")
     _add(p, "--out", help="parent folder of the run directories (default: runs)")
     _add(p, "--quiet", action="store_true", help="no progress bar")
+    add_tracking_options(p)
     return p
+
+
+def add_tracking_options(p: argparse.ArgumentParser) -> None:
+    """--wandb / --use-wandb, --wandb-project, --tensorboard (iql-train and iql-sweep)."""
+    _add(p, "--wandb", "--use-wandb", action="store_true",
+         help="log every scalar of metrics.jsonl to Weights & Biases, one run per seed (offline unless "
+              "you are logged in; `wandb sync` uploads later)")
+    _add(p, "--wandb-project", help="W&B project (default iql-from-absolute-zero)")
+    _add(p, "--tensorboard", action="store_true", help="also write TensorBoard event files to <run>/tensorboard/")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = {k: v for k, v in vars(args).items() if k not in ("env_name", "quiet")}
     values["resume"] = args.resume or None
     values["download"] = args.download or None
+    values["wandb"] = args.wandb or None
+    values["tensorboard"] = args.tensorboard or None
+    require_trackers(args.wandb, args.tensorboard)
     return make_config(args.env_name, **values)
 
 

@@ -43,6 +43,11 @@ class TrainConfig:
     eval_mode: str = "sample"         # sample | greedy
     log_freq: int = 500               # losses are read back from the device this often
 
+    # tracking (iql_lib/tracking.py): mirrors of metrics.jsonl beside the run
+    wandb: bool = False
+    wandb_project: str = "iql-from-absolute-zero"
+    tensorboard: bool = False
+
     device: str = "auto"
     compile: str = "auto"             # auto | on | off (auto: on for runs of 10k+ steps)
     blanks: str = "solutions"

@@ -53,6 +53,7 @@ class RunLogger:
         self.metrics_path = self.dir / "metrics.jsonl"
         self.csv_path = self.dir / CSV_NAME
         self.checkpoint_path = self.dir / "checkpoint.pt"
+        self.trackers: list = []  # W&B / TensorBoard mirrors of every `log` (iql_lib/tracking.py)
 
     def start(self, config: dict, resume_step: int | None) -> None:
         """Fresh run: write config and empty logs. Resume: cut the logs back to `resume_step`.
@@ -76,6 +77,14 @@ class RunLogger:
             fh.write(json.dumps({"step": step, **metrics}) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        for tracker in self.trackers:
+            tracker.log(step, metrics)
+
+    def close(self, ok: bool = True) -> None:
+        """Finish the trackers (`ok=False`: the run stopped on an error)."""
+        for tracker in self.trackers:
+            tracker.close(ok)
+        self.trackers = []
 
     def log_eval(self, step: int, value: float) -> None:
         with open(self.csv_path, "a", newline="") as fh:

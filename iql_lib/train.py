@@ -29,6 +29,7 @@ from iql_lib.envs.pointmass import PointMassEnv
 from iql_lib.evaluate import EvalResult, evaluate_envs, evaluate_pointmass_seeds
 from iql_lib.logs import METRIC, RunLogger
 from iql_lib.plots import plot_trajectories
+from iql_lib.tracking import make_trackers
 
 # Compiling costs ~15-30 s on a CPU (less once cached): worth it from this many steps.
 COMPILE_MIN_STEPS = 10_000
@@ -117,8 +118,21 @@ def _train_group(cfg, algo, env, replay, device, start_step, seeds, loggers, che
     for i, (seed, logger, checkpoint) in enumerate(zip(seeds, loggers, checkpoints)):
         if checkpoint is not None:
             engine.load_seed_state(i, checkpoint["engine"])
-        logger.start({**cfg.to_dict(), "seed": seed, "run_name": logger.run_name},
-                     resume_step=start_step if checkpoint is not None else None)
+        config = {**cfg.to_dict(), "seed": seed, "run_name": logger.run_name}
+        resume_step = start_step if checkpoint is not None else None
+        logger.start(config, resume_step=resume_step)
+        logger.trackers = make_trackers(cfg, logger.dir, logger.run_name, config, resume_step)
+    ok = False
+    try:
+        _train_steps(cfg, env, replay, device, start_step, engine, seeds, loggers, progress, on_log)
+        ok = True
+    finally:
+        for logger in loggers:
+            logger.close(ok)
+
+
+def _train_steps(cfg, env, replay, device, start_step, engine, seeds, loggers, progress, on_log) -> None:
+    """Train one group from `start_step` to the end: updates, log points, evaluations."""
 
     last_plot = {seed: -math.inf for seed in seeds}
     evaluate = make_evaluator(cfg, env, device)
