@@ -202,6 +202,81 @@ def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
         print(f"wrote {plot}")
 
 
+def sweep_parser() -> argparse.ArgumentParser:
+    from iql_lib.course_sets import COURSE_SETS
+    from iql_lib.envs import ENV_SPECS
+    from iql_lib.sweep import SHARED
+
+    p = argparse.ArgumentParser(
+        prog="iql-sweep",
+        description="Train a grid of configurations, or the course's sets, on Ray (a local Ray on this "
+                    "machine's cores, or a cluster with --address). Each configuration trains its seeds "
+                    "batched in one task; rerun the same command to resume: finished trials are skipped, "
+                    "the others continue from their checkpoints.",
+        epilog="examples:\n"
+               "  iql-sweep --course stitching                         # P2.3 on PointMass, 3 seeds\n"
+               "  iql-sweep --course p1 p2 --address 10.0.0.5:6379     # the AntMaze parts on a cluster\n"
+               "  iql-sweep --iql-expectile 0.5 0.7 0.8 0.9 0.95 --env-name antmaze-umaze-v0\n"
+               "  iql-sweep --grid my_sweep.toml --out runs/my_sweep",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = p.add_argument_group("what to train (a grid: every combination of the values given)")
+    _add(what, "--course", nargs="+", choices=sorted(COURSE_SETS),
+         help="the course's sets: p1 (AWAC, two mazes), p2 (IQL ζ sweep, medium-diverse), stitching (P2.3)")
+    _add(what, "--grid", help="a TOML file: axes as lists (expectile = [0.5, 0.9]), shared settings as values; "
+                              "flags given here override it")
+    _add(what, "--algo", nargs="+", choices=["iql", "awac", "bc"], help="algorithms (default iql)")
+    _add(what, "--env-name", nargs="+", choices=sorted(ENV_SPECS), metavar="ENV", help="tasks")
+    _add(what, "--iql-expectile", dest="expectile", nargs="+", type=float, help="IQL ζ values")
+    _add(what, "--temperature", "--awac-lambda", dest="temperature", nargs="+", type=float, help="λ values")
+    _add(what, "--offline-dataset", nargs="+", help="datasets")
+    _add(what, "--filter-top-percent", nargs="+", type=float, help="train on the top p %% of trajectories")
+    shared = p.add_argument_group("every configuration (as in iql-train)")
+    _add(shared, "--seed", dest="seeds", type=int, nargs="+", help="seeds, batched in each trial (default 1 2 3)")
+    for action in train_parser()._actions:  # iql-train's own options, so the two never drift
+        if action.dest in SHARED and action.dest != "seeds":
+            shared._add_action(action)
+    ray = p.add_argument_group("where and how")
+    _add(ray, "--address", help="a running Ray cluster (host:port, or auto); default: a local Ray")
+    _add(ray, "--num-cpus", type=int, help="cores of the local Ray (default: all)")
+    _add(ray, "--cpus-per-trial", type=int, default=1, help="cores (torch threads) per trial (default 1)")
+    _add(ray, "--max-retries", type=int, default=3, help="retries of a trial whose worker died (default 3)")
+    _add(ray, "--out", default="runs/sweep", help="the runs, sweep.json, csv_data/ and report/ (runs/sweep)")
+    _add(ray, "--fresh", action="store_true", help="retrain finished trials from scratch")
+    _add(ray, "--no-report", action="store_true", help="skip iql-report's tables at the end")
+    return p
+
+
+def sweep_main(argv: list[str] | None = None) -> int:
+    from iql_lib.sweep import AXES, SHARED, course_trials, grid_trials, read_grid_file, run_sweep
+
+    args = sweep_parser().parse_args(argv)
+    try:
+        flags = {k: v for k, v in vars(args).items() if k in AXES + SHARED and v not in (None, False)}
+        grid = {**(read_grid_file(args.grid) if args.grid else {}), **flags}
+        grid.setdefault("seeds", [1, 2, 3])
+        require_trackers(grid.get("wandb", False), grid.get("tensorboard", False))
+        out = Path(args.out).resolve()
+        if args.course:
+            if args.grid or any(k in grid for k in AXES):
+                raise ValueError("--course runs the course's configurations: give no grid (--grid, --algo, "
+                                 "--env-name, --iql-expectile, ...) with it")
+            trials = course_trials(args.course, grid, out)
+        else:
+            trials = grid_trials(grid, out)
+        if args.fresh:
+            for t in trials:
+                t.trial.clear()
+        return run_sweep(trials, out, address=args.address, num_cpus=args.num_cpus,
+                         cpus_per_trial=args.cpus_per_trial, max_retries=args.max_retries,
+                         report=not args.no_report)
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume (finished trials are skipped)", file=sys.stderr)
+        return 130
+    except ERRORS_SHOWN_PLAINLY as err:
+        print(f"iql-sweep: error: {err}", file=sys.stderr)
+        return 2
+
+
 def demo_main(argv: list[str] | None = None) -> int:
     from iql_lib.experiments import stitching_parser, run_stitching
 

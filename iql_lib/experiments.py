@@ -20,18 +20,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from iql_lib.config import make_config
 from iql_lib.course.experiments import read_curves
 from iql_lib.course.experiments import summarise as summarise_seeds
-from iql_lib.logs import reached_step
+from iql_lib.course_sets import STITCHING_ENV as ENV_NAME
+from iql_lib.course_sets import STITCHING_METHODS
 from iql_lib.tables import MeanStd, Table
-
-STITCHING_METHODS: dict[str, dict] = {
-    "iql_zeta_0.9": dict(algo="iql", expectile=0.9),
-    "iql_zeta_0.2": dict(algo="iql", expectile=0.2),
-    "filtered_bc_top10": dict(algo="bc", filter_top_percent=10),
-}
-ENV_NAME = "PointmassMedium-v0"
+from iql_lib.trial import Trial, train_trial
 FINAL_POLICY_EPISODES = 100  # episodes per seed when the final policies are re-evaluated
 
 
@@ -58,34 +52,25 @@ def stitching_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_job(job: dict, progress_queue) -> None:
+def _run_job(trial: Trial, threads: int, progress_queue) -> None:
     """Worker: train one method, all its seeds batched; reports progress to `progress_queue`."""
-    from iql_lib.train import train
-
-    torch.set_num_threads(job["threads"])
-    cfg = make_config(ENV_NAME, **job["config"])
-    train(cfg, progress=False, on_log=lambda step, _: progress_queue.put((job["method"], step)))
+    train_trial(trial, threads, on_log=lambda step, _: progress_queue.put((trial.name, step)))
 
 
 def run_stitching(args: argparse.Namespace) -> dict:
     from iql_lib.envs import env_spec
 
     dataset = args.offline_dataset or env_spec(ENV_NAME).default_dataset
-    jobs = []
-    for method, knobs in STITCHING_METHODS.items():
-        config = dict(knobs, exp_name=method, offline_dataset=dataset, out=args.runs_dir,
-                      seeds=args.seeds, num_timesteps=args.num_timesteps, eval_freq=args.eval_freq,
-                      eval_episodes=args.eval_episodes, eval_mode=args.eval_mode,
-                      blanks=args.blanks, compile=args.compile, resume=True)
-        cfg = make_config(ENV_NAME, **config)
-        run_dirs = [Path(cfg.out) / cfg.run_name(seed) for seed in cfg.seeds]
-        if args.fresh:
-            for f in [f for d in run_dirs if d.exists() for f in d.iterdir()]:
-                f.unlink()
-        jobs.append(dict(method=method, config=config, seeds=cfg.seeds, run_dirs=run_dirs,
-                         steps=cfg.num_timesteps))
+    jobs = [Trial(method, dict(knobs, env_name=ENV_NAME, offline_dataset=dataset, out=args.runs_dir,
+                               seeds=args.seeds, num_timesteps=args.num_timesteps, eval_freq=args.eval_freq,
+                               eval_episodes=args.eval_episodes, eval_mode=args.eval_mode,
+                               blanks=args.blanks, compile=args.compile))
+            for method, knobs in STITCHING_METHODS.items()]
+    if args.fresh:
+        for trial in jobs:
+            trial.clear()
 
-    todo = [j for j in jobs if not all(reached_step(d, j["steps"]) for d in j["run_dirs"])]
+    todo = [trial for trial in jobs if not trial.finished]
     print(f"stitching: {len(jobs)} methods × {len(args.seeds)} seeds ({len(todo)} methods to train) "
           f"on {ENV_NAME}, {args.workers} worker(s)")
     if todo:
@@ -96,7 +81,7 @@ def run_stitching(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _train_in_parallel(jobs: list[dict], workers: int) -> None:
+def _train_in_parallel(jobs: list[Trial], workers: int) -> None:
     import multiprocessing as mp
 
     workers = max(1, min(workers, len(jobs)))
@@ -104,10 +89,9 @@ def _train_in_parallel(jobs: list[dict], workers: int) -> None:
     context = mp.get_context("spawn")  # fresh interpreters: no inherited torch threads
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
         progress = manager.Queue()
-        futures = [pool.submit(_run_job, dict(method=j["method"], config=j["config"], threads=threads),
-                               progress) for j in jobs]
-        done_steps = {job["method"]: 0 for job in jobs}
-        total = sum(job["steps"] for job in jobs)
+        futures = [pool.submit(_run_job, trial, threads, progress) for trial in jobs]
+        done_steps = {trial.name: 0 for trial in jobs}
+        total = sum(trial.cfg.num_timesteps for trial in jobs)
         with tqdm(total=total, desc="training", unit="step", dynamic_ncols=True) as bar:
             while not all(f.done() for f in futures):
                 try:
@@ -120,7 +104,7 @@ def _train_in_parallel(jobs: list[dict], workers: int) -> None:
             future.result()  # re-raise a worker's error here
 
 
-def summarise(jobs: list[dict], dataset: str, out: Path) -> dict:
+def summarise(jobs: list[Trial], dataset: str, out: Path) -> dict:
     """Build summary.json / summary.md and the figures from the finished run directories."""
     from iql_lib.data import load_dataset
     from iql_lib.envs import make_env
@@ -128,7 +112,7 @@ def summarise(jobs: list[dict], dataset: str, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     env = make_env(ENV_NAME)
     data = load_dataset(dataset, env)
-    methods = {job["method"]: job["run_dirs"] for job in jobs}
+    methods = {trial.name: trial.run_dirs for trial in jobs}
     summary = stitching_summary(methods, dataset, data)
     modes = {method: final_policies(method, dirs, data, env, out / f"trajectories_{method}.png")
              for method, dirs in methods.items()}
