@@ -3,7 +3,7 @@
 Train them with the course's defaults (300k steps, 3 seeds; on this project's 2-core CPU
 about 3 hours per configuration with one thread each, two at a time):
 
-    python benchmarks/antmaze_reference.py --commands     # prints the five iql-train commands
+    python benchmarks/antmaze_reference.py --commands     # prints the nine iql-train commands
 
 then collect and summarise them:
 
@@ -35,22 +35,26 @@ from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_threshol
 
 REFERENCE = HERE / "results" / "antmaze_reference"
 TASKS = {slot.env_name: load_thresholds()[slot.task] for slot in SUBMISSION_SLOTS.values()}  # by env name
-# (algo, task, ζ) of every configuration the course's AntMaze experiments run (SPEC: P1, P2)
-CONFIGS = [("iql", "antmaze-umaze-v0", 0.9), ("iql", "antmaze-umaze-v0", 0.2),
-           ("iql", "antmaze-medium-diverse-v0", 0.9),
-           ("awac", "antmaze-umaze-v0", None), ("awac", "antmaze-medium-diverse-v0", None)]
+MEDIUM, UMAZE = "antmaze-medium-diverse-v0", "antmaze-umaze-v0"
+# (algo, task, ζ, filtered BC's top %) of every configuration the course's AntMaze experiments
+# run (SPEC: P1, P2) and the baselines they are read against, the most telling first
+CONFIGS = [("iql", MEDIUM, 0.9, None), ("bc", MEDIUM, None, None), ("awac", MEDIUM, None, None),
+           ("iql", UMAZE, 0.9, None), ("iql", UMAZE, 0.2, None), ("bc", UMAZE, None, None),
+           ("awac", UMAZE, None, None), ("bc", MEDIUM, None, 10.0), ("bc", UMAZE, None, 10.0)]
 
 
-def run_dirs(root: Path, algo: str, task: str, expectile: float | None) -> list[Path]:
+def run_dirs(root: Path, algo: str, task: str, expectile: float | None, top: float | None = None) -> list[Path]:
     """The seeds' run directories of one configuration below `root`, as iql-train names them."""
-    cfg = make_config(task, algo=algo, expectile=expectile, seeds=list(SUBMISSION_SEEDS), out=str(root))
+    cfg = make_config(task, algo=algo, expectile=expectile, filter_top_percent=top,
+                      seeds=list(SUBMISSION_SEEDS), out=str(root))
     return experiments.run_dirs(cfg)
 
 
-def command(algo: str, task: str, expectile: float | None, out: str) -> str:
+def command(algo: str, task: str, expectile: float | None, top: float | None, out: str) -> str:
     zeta = f" --iql-expectile {expectile:g}" if expectile is not None else ""
-    return (f"iql-train --algo {algo}{zeta} --env-name {task} --seed {' '.join(map(str, SUBMISSION_SEEDS))} "
-            f"--out {out}")
+    filtered = f" --filter-top-percent {top:g}" if top is not None else ""
+    return (f"iql-train --algo {algo}{zeta}{filtered} --env-name {task} "
+            f"--seed {' '.join(map(str, SUBMISSION_SEEDS))} --out {out}")
 
 
 def collect(run_dir: Path, into: Path) -> None:
@@ -79,18 +83,19 @@ def main() -> None:
     if args.commands or args.runs is None:
         print("\n".join(command(*config, args.out) for config in CONFIGS))
         return
-    print("| algo | task | ζ | final Eval_AverageReturn | seeds | success rate | mean − 2 std → bar |")
+    print("| algo | task | ζ / top % | final Eval_AverageReturn | seeds | success rate | mean − 2 std → bar |")
     print("|---|---|---|---|---|---|---|")
-    for algo, task, expectile in CONFIGS:
-        dirs = run_dirs(Path(args.runs), algo, task, expectile)
+    for algo, task, expectile, top in CONFIGS:
+        dirs = run_dirs(Path(args.runs), algo, task, expectile, top)
+        knob = expectile or (f"top {top:g} %" if top else "–")
         if not experiments.finished(dirs):
-            print(f"| {algo} | {task} | {expectile or '–'} | not finished | | | |")
+            print(f"| {algo} | {task} | {knob} | not finished | | | |")
             continue
         for d in dirs:
             collect(d, REFERENCE)
         s = experiments.summarise(dirs)
         seeds = ", ".join(f"{r:.1f}" for r in s["final_returns"])
-        print(f"| {algo} | {task} | {expectile or '–'} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
+        print(f"| {algo} | {task} | {knob} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
               f"{100 * s['success_rate']:.0f} ± {100 * s['success_rate_std']:.0f} % | "
               f"{bar(s, TASKS[task].episode_steps)} |")
     print(f"collected into {REFERENCE}")

@@ -1,10 +1,12 @@
-"""The local AntMaze generator: time to generate, and how well the gait follows the planner.
+"""The local AntMaze generator: time to generate, how well the gait follows the planner, and
+what the data offers about the evaluation goal.
 
-    python benchmarks/datagen.py                       # 1M transitions per task (about 6 min each here)
-    python benchmarks/datagen.py --transitions 100000  # quicker
-Writes benchmarks/results/datagen_cpu.json: per task, transitions per second and the
-minutes 1M takes, waypoints and commanded goals reached, falls, mean speed; the same
-figures again without action noise ("normal walking").
+    python benchmarks/datagen.py                       # 1M transitions per task, d4rl style
+    python benchmarks/datagen.py --style minari --transitions 100000  # quicker, the other style
+Writes benchmarks/results/datagen_<style>_cpu.json: per task, transitions per second and
+the minutes 1M takes, waypoints and commanded goals reached, falls, mean speed, rewarded
+transitions, episodes reaching the evaluation goal, the share of time near the commanded
+goal; the same figures again without action noise ("normal walking").
 """
 from __future__ import annotations
 
@@ -13,15 +15,17 @@ import json
 import time
 from pathlib import Path
 
+from iql_lib.data.antmaze_diagnostics import diagnose
 from iql_lib.datagen import antmaze as datagen
+from iql_lib.envs.antmaze import ANTS
 
 HERE = Path(__file__).resolve().parent
 TASKS = ("antmaze-umaze-v0", "antmaze-medium-diverse-v0")
 
 
-def measure(task: str, transitions: int, seed: int, action_noise: float = datagen.ACTION_NOISE) -> dict:
+def measure(task: str, transitions: int, seed: int, style: str, action_noise: float = datagen.ACTION_NOISE) -> dict:
     start = time.perf_counter()
-    data, extra = datagen.generate(task, transitions, seed=seed, action_noise=action_noise)
+    data, extra = datagen.generate(task, transitions, seed=seed, style=style, action_noise=action_noise)
     seconds = time.perf_counter() - start
     stats = {k[len("stats_"):]: int(v) for k, v in extra.items() if k.startswith("stats_")}
     waypoints = stats["waypoints_reached"] + stats["waypoints_missed"]
@@ -29,21 +33,22 @@ def measure(task: str, transitions: int, seed: int, action_noise: float = datage
                 transitions_per_s=round(transitions / seconds), minutes_per_million=round(1e6 / transitions * seconds / 60, 2),
                 waypoint_reach_rate=round(stats["waypoints_reached"] / max(waypoints, 1), 4),
                 goal_reach_rate=round(stats["goals_reached"] / max(stats["goals_commanded"], 1), 4),
-                episodes=int(len(data.episode_bounds())),
-                mean_speed_m_per_s=round(datagen.mean_speed(data.observations, data.next_observations), 3), **stats)
+                **stats, **{k: round(v, 4) if isinstance(v, float) else v for k, v in vars(
+                    diagnose(data, ANTS[datagen.STYLE_ANT[style]].dt, extra["goals"])).items()})
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--transitions", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--style", choices=list(datagen.STYLE_ANT), default=datagen.DEFAULT_STYLE)
     args = p.parse_args()
-    results = {task: measure(task, args.transitions, args.seed) for task in TASKS}
-    results["without_action_noise"] = {task: measure(task, min(args.transitions, 100_000), args.seed, 0.0)
-                                       for task in TASKS}
+    results = {task: measure(task, args.transitions, args.seed, args.style) for task in TASKS}
+    quick = min(args.transitions, 100_000)
+    results["without_action_noise"] = {task: measure(task, quick, args.seed, args.style, 0.0) for task in TASKS}
     print(json.dumps(results, indent=2))
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "datagen_cpu.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results" / f"datagen_{args.style}_cpu.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

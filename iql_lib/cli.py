@@ -118,8 +118,8 @@ def data_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="iql-data", description="Build and inspect offline datasets.",
         epilog="examples:\n"
-               "  iql-data generate antmaze-umaze-v0 --transitions 1000000 --seed 0\n"
-               "  iql-data info ~/.cache/iql-lib/antmaze-umaze-v0-generated-seed0.npz --plot coverage.png\n"
+               "  iql-data generate antmaze-umaze-v0 --transitions 1000000 --seed 0 --style d4rl\n"
+               "  iql-data info ~/.cache/iql-lib/antmaze-umaze-v0-d4rl-seed0.npz --plot coverage.png\n"
                "  iql-data convert minari:D4RL/antmaze/umaze-v1 umaze.npz --download",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -130,6 +130,12 @@ def data_main(argv: list[str] | None = None) -> int:
     gen.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
     gen.add_argument("--transitions", type=int, default=1_000_000, help="steps to record (default 1000000)")
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
+    gen.add_argument("--style", choices=["d4rl", "minari"], default="d4rl",
+                     help="d4rl (default): D4RL's procedure, one goal per 1000-step episode kept after it "
+                          "is reached, 0.1 s steps; minari: a new goal whenever one is reached, a flip "
+                          "ends the episode, 0.05 s steps (like Minari's regenerated data)")
+    gen.add_argument("--workers", type=int, help="processes making episodes side by side; the bytes do not "
+                                                 "depend on it (default: the machine's cores, at most 4)")
     gen.add_argument("--out", help="the .npz file to write (default: the task's default dataset in the "
                                    "data folder, $IQL_DATA_DIR or ~/.cache/iql-lib)")
     info = sub.add_parser("info", help="episodes, returns and a plot of a dataset")
@@ -157,10 +163,11 @@ def data_main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out}")
             args = argparse.Namespace(dataset=args.out, env_name="PointmassMedium-v0", plot=None)
         elif args.command == "generate":
-            from iql_lib.datagen.antmaze import default_dataset_path, generate_to_file
+            from iql_lib.datagen.antmaze import default_dataset_path, default_workers, generate_to_file
 
-            out = args.out or default_dataset_path(args.task, args.seed)
-            generate_to_file(args.task, out, args.transitions, seed=args.seed)
+            out = args.out or default_dataset_path(args.task, args.seed, style=args.style)
+            generate_to_file(args.task, out, args.transitions, seed=args.seed, style=args.style,
+                             workers=args.workers or default_workers())
             print(f"wrote {out}")
             args = argparse.Namespace(dataset=str(out), env_name=args.task, plot=None)
         _print_info(args.dataset, args.env_name, args.plot)
@@ -171,24 +178,28 @@ def data_main(argv: list[str] | None = None) -> int:
 
 
 def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
-    from iql_lib.data import dataset_frame, load_dataset
+    from iql_lib.data import env_for_dataset, load_dataset
     from iql_lib.data.loaders import npz_entries
-    from iql_lib.envs import env_spec, make_env
+    from iql_lib.envs import env_spec
 
     env_name = env_name or npz_entries(path, "task")["task"] or "PointmassMedium-v0"
-    env = make_env(env_name, frame=dataset_frame(path))
+    env = env_for_dataset(env_name, path)
     data = load_dataset(path, env)
     returns = data.episode_returns()
     print(f"{path}: {len(data)} transitions, {len(returns)} episodes, "
-          f"{int(data.terminals.sum())} reach a terminal state")
+          f"{int(data.terminals.sum())} terminal transitions")
     print(f"episode return: best {returns.max():.1f}, mean {returns.mean():.1f}, "
           f"worst {returns.min():.1f}")
     antmaze = env_spec(env_name).family == "antmaze"
     if antmaze:
-        from iql_lib.datagen.antmaze import describe_generated, mean_speed
+        from iql_lib.data.antmaze_diagnostics import diagnose
+        from iql_lib.datagen.antmaze import describe_generated
 
-        print(f"mean speed {mean_speed(data.observations, data.next_observations):.2f} m/s")
-        for line in describe_generated(path):
+        ant = env.ant
+        print(f"ant: {ant.name} (one step is {ant.dt:g} s, frame skip {ant.frame_skip}; {ant.gear:g} of torque "
+              f"per unit action)")
+        goals = npz_entries(path, "goals")["goals"]
+        for line in describe_generated(path) + diagnose(data, ant.dt, goals).lines():
             print(line)
     if plot:
         from iql_lib.plots import plot_coverage, plot_trajectories

@@ -61,12 +61,14 @@ def draw_learning_curves(ax, curves: dict[str, tuple[np.ndarray, np.ndarray]], *
 
 def draw_value_map(ax, env, values: np.ndarray, *, arrows: np.ndarray | None = None, title: str = "",
                    vmin: float | None = None, vmax: float | None = None):
-    """A per-cell map over a PointMass maze: `values [rows, cols]` as colour (NaN on walls;
-    `vmin`/`vmax` fix the colour scale), and optionally `arrows [rows, cols, 2]` (row, col
-    direction) drawn from each cell centre."""
+    """A map over a maze: `values [rows·k, cols·k]` (k squares per cell side, 1 for a
+    per-cell map) as colour (NaN on walls; `vmin`/`vmax` fix the colour scale), and
+    optionally `arrows [rows, cols, 2]` (row, col direction) drawn from each cell centre."""
     maze = env.drawing_maze
     rows, cols = maze.shape
-    shown = np.where(maze.grid == 1, np.nan, values)
+    per_cell = values.shape[0] // rows
+    walls = np.kron(maze.grid, np.ones((per_cell, per_cell), dtype=maze.grid.dtype))
+    shown = np.where(walls == 1, np.nan, values)
     image = ax.imshow(shown, cmap="magma", extent=(0, cols, rows, 0), interpolation="nearest", zorder=1,
                       vmin=vmin, vmax=vmax)
     draw_maze(ax, maze, goal_radius=env.goal_radius_cells)  # walls show through the NaNs
@@ -109,6 +111,16 @@ def plot_trajectories(env, trajectories: list[np.ndarray], path: str | Path, *, 
     """`draw_trajectories` written to a PNG."""
     fig = Figure(figsize=(4.5, 4.5))
     draw_trajectories(fig.subplots(), env, trajectories, title=title, background=background)
+    return _save(fig, path)
+
+
+def plot_values_and_trajectories(env, values: np.ndarray, trajectories: list[np.ndarray], path: str | Path, *,
+                                 title: str = "") -> Path:
+    """`draw_value_map` with rollouts (`draw_trajectories`) on top, written to a PNG."""
+    fig = Figure(figsize=(5.6, 4.6))
+    ax = fig.subplots()
+    draw_value_map(ax, env, values)
+    draw_trajectories(ax, env, trajectories, title=title)
     return _save(fig, path)
 
 

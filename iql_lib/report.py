@@ -7,6 +7,8 @@ runs cover (SPEC, "Experiments the course runs"):
 
 - P2.1 the ζ sweep: IQL on antmaze-umaze-v0, one row per ζ;
 - P2.2 IQL on antmaze-medium-diverse-v0, and AWAC vs IQL (its best ζ) on both mazes;
+  each IQL method of P2.1/P2.2 also gets a value map: V over the maze's x-y with greedy
+  rollouts of its first seed's final policy;
 - P2.3 stitching on PointmassMedium-v0: every method against the dataset's best
   trajectory, and the final policies rolled out over the maze.
 
@@ -189,15 +191,38 @@ def _on(methods: list[Method], algo: str, env_name: str) -> list[Method]:
                   key=lambda m: (m.config.expectile, m.label))
 
 
-def iql_table(methods: list[Method], out: Path, key: str, title: str, env_name: str) -> Section | str:
-    """IQL on one maze, a row per ζ (P2.1 on umaze, P2.2 on medium-diverse)."""
+def _slug(label: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", label)
+
+
+def _value_maps(key: str, methods: list[Method], out: Path, blanks=None) -> list[str]:
+    """Per IQL method, V over the maze with greedy rollouts of its first seed's final policy
+    (`course.value_maps`): why a run fails shows there (V flat far from the goal, ...)."""
+    from iql_lib.course.value_maps import plot_antmaze_value_map
+
+    figures = []
+    for m in methods:
+        path = out / f"{key}_value_map_{_slug(m.label)}.png"
+        try:
+            plot_antmaze_value_map(m.dirs[0], path, blanks=blanks)
+        except (RuntimeError, FileNotFoundError) as err:  # no checkpoint, or blanks that cannot rebuild V
+            note(f"no value map for {m.label}: its final policy could not be loaded ({err})")
+            continue
+        figures.append(path.name)
+    return figures
+
+
+def iql_table(methods: list[Method], out: Path, key: str, title: str, env_name: str,
+              blanks=None) -> Section | str:
+    """IQL on one maze, a row per ζ (P2.1 on umaze, P2.2 on medium-diverse), with learning
+    curves and each ζ's value map."""
     iql = _on(methods, "iql", env_name)
     if not iql:
         return f"{title} (no IQL runs on that task)"
     best = best_method({m.label: m.dirs for m in iql})
     table = _table(key, title, iql, ["method", "zeta", "seeds", "steps", "return", "success"],
                    f"{ANTMAZE_CAPTION} Highest final return: {best}.")
-    return Section([table], [_curves(key, {env_name: iql}, out)], iql)
+    return Section([table], [_curves(key, {env_name: iql}, out), *_value_maps(key, iql, out, blanks)], iql)
 
 
 def awac_vs_iql(methods: list[Method], out: Path) -> Section | str:
@@ -238,8 +263,7 @@ def stitching(methods: list[Method], out: Path, blanks=None) -> Section | str:
     figures = [plot_stitching_curves(summary, runs, out / "p2_3_stitching_curves.png").name]
     modes = {}
     for label, dirs in runs.items():
-        slug = re.sub(r"[^\w.-]+", "_", label)
-        path = out / f"p2_3_trajectories_{slug}.png"
+        path = out / f"p2_3_trajectories_{_slug(label)}.png"
         try:
             modes[label] = final_policies(label, dirs, data, env, path, blanks=blanks)
         except (RuntimeError, FileNotFoundError) as err:  # blanks that cannot rebuild the networks
@@ -261,8 +285,8 @@ def build_report(paths: list[str], out: Path, blanks=None) -> str:
     if not methods:
         raise ValueError(f"none of the {len(run_dirs)} runs found has finished")
     out.mkdir(parents=True, exist_ok=True)
-    built = [iql_table(methods, out, "p2_1_zeta_sweep", f"P2.1: IQL ζ sweep on {UMAZE}", UMAZE),
-             iql_table(methods, out, "p2_2_iql_medium_diverse", f"P2.2: IQL on {MEDIUM}", MEDIUM),
+    built = [iql_table(methods, out, "p2_1_zeta_sweep", f"P2.1: IQL ζ sweep on {UMAZE}", UMAZE, blanks),
+             iql_table(methods, out, "p2_2_iql_medium_diverse", f"P2.2: IQL on {MEDIUM}", MEDIUM, blanks),
              awac_vs_iql(methods, out),
              stitching(methods, out, blanks)]
     sections = [s for s in built if isinstance(s, Section)]

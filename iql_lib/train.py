@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from iql_lib.algos import Algorithm, load_blanks, make_algorithm
 from iql_lib.algos.blanks import name_unwritten_blank
 from iql_lib.config import TrainConfig
-from iql_lib.data import DatasetError, Transitions, dataset_frame, load_dataset
+from iql_lib.data import DatasetError, Transitions, env_for_dataset, load_dataset
 from iql_lib.engine import Engine, ReplayTensor
 from iql_lib.envs import env_spec, make_env
 from iql_lib.envs.pointmass import PointMassEnv
@@ -93,7 +93,7 @@ def train(cfg: TrainConfig, seeds: list[int] | None = None, *, blanks=None, prog
 def _train(cfg, seeds, blanks, progress, on_log) -> list[Path]:
     seeds = list(seeds if seeds is not None else cfg.seeds)
     device = resolve_device(cfg.device)
-    env = make_env(cfg.env_name, frame=dataset_frame(dataset_path(cfg)))
+    env = env_for_dataset(cfg.env_name, dataset_path(cfg))
     replay = ReplayTensor.from_transitions(load_training_data(cfg, env), device)
     algo = build_algorithm(cfg, env, blanks)
     loggers = [RunLogger(Path(cfg.out) / cfg.run_name(s), cfg.run_name(s)) for s in seeds]
@@ -192,7 +192,8 @@ def make_evaluator(cfg: TrainConfig, env, device) -> Callable:
                                             cfg.eval_episodes, eval_seeds, device=device)
         return evaluate
 
-    pool = [env] + [make_env(cfg.env_name, frame=env.frame) for _ in range(min(cfg.eval_episodes, EVAL_POOL) - 1)]
+    pool = [env] + [make_env(cfg.env_name, frame=env.frame, ant=env.ant.name)
+                    for _ in range(min(cfg.eval_episodes, EVAL_POOL) - 1)]
 
     def evaluate_seed(engine: Engine, index: int, eval_seed: int, generator: torch.Generator) -> EvalResult:
         return evaluate_envs(lambda obs: engine.act(index, obs, greedy, generator), pool, cfg.eval_episodes,
@@ -238,10 +239,10 @@ def load_policy(run_dir: str | Path, device: str = "cpu", blanks=None):
     the blanks its config names."""
     run_dir = Path(run_dir)
     cfg, seed = read_run_config(run_dir)
-    env = make_env(cfg.env_name, frame=dataset_frame(dataset_path(cfg)))
     checkpoint = RunLogger(run_dir, run_dir.name).load_checkpoint()
-    if checkpoint is None:
+    if checkpoint is None:  # before the env: an AntMaze env may need its default dataset generated
         raise FileNotFoundError(f"{run_dir}: no checkpoint.pt to load")
+    env = env_for_dataset(cfg.env_name, dataset_path(cfg))
     engine = Engine(build_algorithm(cfg, env, blanks), [seed], torch.device(device), compile=False)
     engine.load_seed_state(0, checkpoint["engine"])
     return engine, cfg, seed, env

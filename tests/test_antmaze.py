@@ -197,7 +197,7 @@ def test_training_on_a_d4rl_file_builds_the_d4rl_frame(tmp_path):
     from iql_lib.train import load_policy
 
     *_, env = load_policy(tmp_path / f"bc_{UMAZE}_seed1")
-    assert env.frame == "d4rl"
+    assert env.frame == "d4rl" and env.ant.name == "d4rl" and env.dt == 0.1  # D4RL's step and torque
 
 
 @pytest.mark.parametrize("damage,message", [

@@ -1,4 +1,5 @@
-"""The local AntMaze data: the gait, the generator, `iql-data generate`, the default dataset."""
+"""The local AntMaze data: the gait, the generator and its two styles, `iql-data generate` and
+`info` (with its diagnostics), the default dataset, and value maps of a trained run."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,12 @@ def gait():
 
 @pytest.fixture(scope="module")
 def small_umaze():
-    return datagen.generate(UMAZE, 2500, seed=3, progress=False)
+    return datagen.generate(UMAZE, 2500, seed=3, style="minari", progress=False)
+
+
+@pytest.fixture(scope="module")
+def d4rl_umaze():
+    return datagen.generate(UMAZE, 2200, seed=3, style="d4rl", progress=False)
 
 
 def test_a_quarter_turn_of_the_command_hands_each_leg_its_neighbours_part(gait):
@@ -82,7 +88,10 @@ def test_generated_data_follows_the_container_and_reward_conventions(small_umaze
     assert not np.any(np.all(extra["goals"][after] == extra["goals"][after - 1], axis=1))
     # one physical trajectory inside each 1000-step episode; time limits mark the cuts
     cut = data.timeouts > 0
-    assert np.flatnonzero(cut)[:2].tolist() == [999, 1999] or int(extra["stats_falls"]) > 0
+    ends = [i for i in (999, 1999) if data.terminals[i] == 0]  # a step at the task goal is a terminal instead
+    assert np.flatnonzero(cut)[:2].tolist() == ends or int(extra["stats_falls"]) > 0
+    if int(extra["stats_falls"]) == 0:
+        cut[[999, 1999]] = True
     follows = ~cut[:-1]
     assert np.allclose(data.observations[1:][follows], data.next_observations[:-1][follows])
 
@@ -90,13 +99,13 @@ def test_generated_data_follows_the_container_and_reward_conventions(small_umaze
 def test_the_same_seed_gives_the_same_bytes(tmp_path):
     paths = [tmp_path / f"{name}.npz" for name in ("a", "b", "c")]
     for path, seed in zip(paths, (5, 5, 6)):
-        datagen.generate_to_file(MEDIUM, path, 600, seed=seed, progress=False)
+        datagen.generate_to_file(MEDIUM, path, 600, seed=seed, style="minari", progress=False)
     assert paths[0].read_bytes() == paths[1].read_bytes()
     assert paths[0].read_bytes() != paths[2].read_bytes()
 
 
 def test_diverse_tasks_start_anywhere_and_command_many_goals():
-    data, extra = datagen.generate(MEDIUM, 3000, seed=0, progress=False)
+    data, extra = datagen.generate(MEDIUM, 3000, seed=0, style="minari", progress=False)
     starts = data.observations[[0, 1000, 2000], :2]
     assert len({tuple(np.round(s)) for s in starts}) > 1
     assert len(np.unique(extra["goals"], axis=0)) > 1
@@ -109,6 +118,9 @@ def test_cli_generates_and_describes_a_dataset(tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"wrote {out}" in text and "1500 transitions" in text
     assert "commanded goals reached" in text and "waypoints reached" in text and "mean speed" in text
+    assert "style d4rl" in text and "one step is 0.1 s" in text
+    assert "rewarded transitions (at the evaluation goal)" in text and "episodes reaching the evaluation goal" in text
+    assert "of the commanded goal" in text
     assert plot.stat().st_size > 10_000
 
 
@@ -132,3 +144,128 @@ def test_tuning_is_deterministic_given_its_seed():
     first, second = (tune(generations=2, seed=7, workers=1).to_vector() for _ in range(2))
     assert np.array_equal(first, second)
     assert not np.array_equal(first, Gait.initial().to_vector())
+
+
+# --- the d4rl style: D4RL's procedure on D4RL's ant --------------------------------------
+
+def test_the_d4rl_ant_steps_a_tenth_of_a_second_with_a_fifth_of_the_torque():
+    env = AntMazeEnv(UMAZE, ant="d4rl")
+    env.reset(seed=0)
+    before = env.sim.ant_env.data.time
+    env.step(np.zeros(8))
+    assert env.dt == 0.1 and env.sim.ant_env.data.time - before == pytest.approx(0.1)
+    assert np.all(env.sim.ant_env.model.actuator_gear[:, 0] == 30.0)
+    assert AntMazeEnv(UMAZE).dt == 0.05  # gymnasium's ant, the minari: path's
+
+
+def test_relabelling_rewards_exactly_the_steps_within_half_a_metre_of_the_goal():
+    goal = np.array([2.0, -1.0])
+    next_positions = goal + np.array([[0.0, 0.0], [0.3, 0.4], [0.3, 0.41], [-0.5, 0.0], [0.0, -0.5001], [4.0, 4.0]])
+    rewards, terminals = datagen.relabel(next_positions, goal)
+    assert rewards.tolist() == [0.0, 0.0, -1.0, 0.0, -1.0, -1.0]
+    assert terminals.tolist() == [1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_d4rl_style_keeps_one_goal_per_episode_and_relabels_against_the_task_goal(d4rl_umaze):
+    data, extra = d4rl_umaze
+    assert str(extra["style"]) == "d4rl" and str(extra["ant"]) == "d4rl"
+    goals = extra["goals"]
+    # one commanded goal per 1000-step episode, kept after it is reached (the ant lingers)
+    for start in (0, 1000, 2000):
+        assert len(np.unique(goals[start:start + 1000], axis=0)) == 1
+    assert not np.array_equal(goals[0], goals[1000])
+    reached = extra["goal_reached"]
+    assert reached[:1000].any() and reached[:1000].sum() > 20  # many steps at the goal, not one
+    # only the time limit ends an episode: one continuous trajectory per 1000 steps
+    assert np.flatnonzero(data.timeouts > 0).tolist() == [i for i in (999, 1999) if data.terminals[i] == 0]
+    follows = np.ones(len(data) - 1, dtype=bool)
+    follows[[999, 1999]] = False
+    assert np.allclose(data.observations[1:][follows], data.next_observations[:-1][follows])
+    # rewards and terminals relabelled against the task goal from the next observation
+    env = AntMazeEnv(UMAZE)
+    rewards, terminals = datagen.relabel(data.next_observations[:, :2].astype(np.float64),
+                                         env.cell_to_sim(env.goal_cell))
+    assert np.array_equal(data.rewards, rewards) and np.array_equal(data.terminals, terminals)
+    assert terminals.sum() > 20
+
+
+def test_d4rl_style_is_deterministic_per_seed(tmp_path):
+    paths = [tmp_path / f"{name}.npz" for name in ("a", "b", "c")]
+    for path, seed in zip(paths, (5, 5, 6)):
+        datagen.generate_to_file(MEDIUM, path, 300, seed=seed, style="d4rl", progress=False)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert paths[0].read_bytes() != paths[2].read_bytes()
+
+
+def test_a_file_from_before_styles_is_read_on_gymnasiums_ant_and_says_its_mode(tmp_path, small_umaze):
+    from iql_lib.data import dataset_ant, env_for_dataset, load_dataset
+
+    data, extra = small_umaze
+    old = {k: v for k, v in extra.items() if k not in ("style", "ant")}
+    old["format_version"] = np.array(1)
+    data.save_npz(tmp_path / "old.npz", **old)
+    assert dataset_ant(tmp_path / "old.npz") == "gymnasium"
+    env = env_for_dataset(UMAZE, tmp_path / "old.npz")
+    assert env.dt == 0.05 and len(load_dataset(tmp_path / "old.npz", env)) == len(data)
+    assert "style minari (made before styles were recorded)" in datagen.describe_generated(tmp_path / "old.npz")[0]
+
+
+def test_unknown_styles_and_ants_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown data style 'x'; styles: d4rl, minari"):
+        datagen.generate(UMAZE, 10, style="x", progress=False)
+    with pytest.raises(ValueError, match="unknown ant 'fast'"):
+        AntMazeEnv(UMAZE, ant="fast")
+
+
+# --- diagnostics: what the data offers about the evaluation goal ------------------------
+
+def test_diagnostics_count_rewarded_steps_episodes_reaching_the_goal_and_lingering():
+    from iql_lib.data import Transitions
+    from iql_lib.data.antmaze_diagnostics import diagnose
+
+    # two 4-step trajectories along x at 1 m per step (0.5 s steps: 2 m/s), the second
+    # reaching the goal on its last two steps; goal commanded at x = 3 in both
+    x = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 10.0, 11.0, 12.0, 13.0, 14.0])
+    obs = np.zeros((10, 29), dtype=np.float32)
+    obs[:, 0] = x
+    rows = np.r_[0:4, 5:9]
+    rewards = np.array([-1, -1, -1, -1, -1, -1, 0, 0], dtype=np.float32)
+    data = Transitions(observations=obs[rows], actions=np.zeros((8, 8), np.float32), rewards=rewards,
+                       next_observations=obs[rows + 1], terminals=(rewards == 0).astype(np.float32),
+                       timeouts=np.array([0, 0, 0, 1, 0, 0, 0, 0], np.float32))
+    goals = np.tile([3.0, 0.0], (8, 1))
+    d = diagnose(data, dt=0.5, goals=goals)
+    assert (d.transitions, d.rewarded, d.episodes, d.episodes_reaching_goal) == (8, 2, 2, 1)
+    assert d.mean_speed == pytest.approx(2.0)
+    assert d.near_commanded_goal == pytest.approx(3 / 8)  # next x = 2, 3, 4 lie within 1 m of x = 3
+    assert diagnose(data, dt=0.5).near_commanded_goal is None
+    assert "rewarded transitions (at the evaluation goal): 2/8 (25.00 %)" in d.lines()
+
+
+def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_path, d4rl_umaze):
+    from iql_lib.course.value_maps import antmaze_value_map
+    from iql_lib.plots import plot_values_and_trajectories
+
+    data, extra = d4rl_umaze
+    path = tmp_path / "umaze.npz"
+    data.save_npz(path, **extra)
+    assert train_main(["--env-name", UMAZE, "--offline-dataset", str(path), "--num-timesteps", "20",
+                       "--eval-freq", "20", "--eval-episodes", "1", "--hidden-size", "32",
+                       "--out", str(tmp_path), "--quiet"]) == 0
+    run_dir = next(tmp_path.glob(f"*_{UMAZE}_seed1"))
+    maps = antmaze_value_map(run_dir, bins_per_cell=2, episodes=1)
+    assert maps.values.shape == (10, 10) and maps.env.dt == 0.1
+    visited = np.zeros((10, 10), dtype=bool)
+    squares = np.floor(maps.env.to_cells(data.observations[:, :2]) * 2).astype(int)
+    visited[squares[:, 0], squares[:, 1]] = True
+    assert np.array_equal(~np.isnan(maps.values), visited)  # a value exactly where the data went
+    assert len(maps.trajectories) == 1 and len(maps.trajectories[0]) > 1
+    png = plot_values_and_trajectories(maps.env, maps.values, maps.trajectories, tmp_path / "v.png")
+    assert png.stat().st_size > 10_000
+
+
+def test_the_bytes_do_not_depend_on_the_number_of_workers(tmp_path):
+    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
+    datagen.generate_to_file(MEDIUM, one, 1800, seed=4, style="minari", workers=1, progress=False)
+    datagen.generate_to_file(MEDIUM, two, 1800, seed=4, style="minari", workers=2, progress=False)
+    assert one.read_bytes() == two.read_bytes()

@@ -3,8 +3,9 @@
 Formats: our npz container; Minari datasets (`minari:D4RL/antmaze/umaze-v1`) from the
 local Minari store, downloaded only when asked; and legacy D4RL AntMaze HDF5 files
 (observations, actions, rewards, terminals, timeouts, infos/goal, infos/qpos, infos/qvel).
-D4RL data is in D4RL's frame, Minari data in gymnasium-robotics' (`dataset_frame`), so an
-AntMaze task trained on either is built in the frame of its data.
+D4RL data is in D4RL's frame, Minari data in gymnasium-robotics' (`dataset_frame`); a D4RL
+step is 0.1 s of a weaker ant, a Minari step 0.05 s (`dataset_ant`). An AntMaze task
+trained on either is built in the frame and with the ant of its data.
 """
 from __future__ import annotations
 
@@ -136,10 +137,27 @@ def dataset_frame(path: str | Path) -> str:
     return "gymnasium" if frame is None else str(frame)
 
 
+def dataset_ant(path: str | Path) -> str:
+    """The ant whose steps a dataset records (`iql_lib.envs.antmaze.ANTS`): `d4rl` (0.1 s
+    steps, D4RL's torque) for D4RL files, `gymnasium` (0.05 s) for Minari; an npz file
+    says so itself (an `ant` entry), else `gymnasium` (files made before ants were recorded)."""
+    if Path(str(path)).suffix.lower() in (".hdf5", ".h5"):
+        return "d4rl"
+    ant = npz_entries(path, "ant")["ant"]
+    return "gymnasium" if ant is None else str(ant)
+
+
+def env_for_dataset(env_name: str, path: str | Path):
+    """Env `env_name` built in the frame and with the ant (step duration, torque) of the data at `path`."""
+    from iql_lib.envs import make_env
+
+    return make_env(env_name, frame=dataset_frame(path), ant=dataset_ant(path))
+
+
 def convert(source: str | Path, out: str | Path, download: bool = False) -> Transitions:
-    """Write any supported dataset as our npz container, recording its frame."""
+    """Write any supported dataset as our npz container, recording its frame and ant."""
     data = load_dataset(source, download=download)
-    data.save_npz(out, frame=np.array(dataset_frame(source)))
+    data.save_npz(out, frame=np.array(dataset_frame(source)), ant=np.array(dataset_ant(source)))
     return data
 
 

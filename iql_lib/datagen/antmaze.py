@@ -1,16 +1,25 @@
 """D4RL-style AntMaze datasets made locally: the tuned gait steered through the maze.
 
-How D4RL made its data, and what we follow: a goal-reaching ant controller is steered by
-a planner that hands it the next waypoint (cell centres along the shortest path over free
-cells, the commanded goal last); actions carry Gaussian noise (σ = 0.2, D4RL's `--noisy`);
-episodes last 1000 steps, and a commanded goal that is reached is replaced by a new one.
-`umaze` commands the task goal from the task start; `medium-diverse` (and the other
-`-diverse` tasks) random goals from random starts; `-play` tasks hand-picked goals in
-D4RL, random goals here.
+A goal-reaching ant controller is steered by a planner that hands it the next waypoint
+(cell centres along the shortest path over free cells, the commanded goal last); actions
+carry Gaussian noise (σ = 0.2, clipped to [−1, 1], D4RL's `--noisy`); episodes last 1000
+steps. `umaze` commands the task goal from the task start; `medium-diverse` (and the
+other `-diverse` tasks) a random goal cell from a random start cell; `-play` tasks
+hand-picked goals in D4RL, random goals here. Two styles (data modes):
 
-Rewards follow the library's AntMaze convention for the *task's* goal (the goal cell's
-centre): −1 per step, 0 with `terminals = 1` on a step within 0.5 of it; the commanded goal
-of every step is kept in `goals`, the steps that reached it in `goal_reached`.
+- `d4rl` — D4RL's procedure (`scripts/generation/generate_ant_maze_datasets.py`): one
+  commanded goal per episode, drawn at reset and kept after it is reached, so the ant
+  lingers around it until the time limit; only the time limit ends an episode (an ant
+  that flips stays flipped); D4RL's ant: one step is 0.1 s, a unit action 30 of torque.
+- `minari` — like Minari's regenerated D4RL data: a reached goal is replaced at once
+  (the ant never lingers), a flip ends the episode; gymnasium's ant (0.05 s, gear 150).
+
+Rewards and terminals are relabelled after collection against the *task's* goal (the
+goal cell's centre) from the next observation, as D4RL's `relabel_antmaze_rewards.py`
+does: −1 per step, 0 with `terminals = 1` on a step that ends within 0.5 of it. The
+commanded goal of every step is kept in `goals`, the steps that reached it in
+`goal_reached`; the file records its `style` and `ant` (a file from before styles existed
+is a `minari`-style file on gymnasium's ant).
 """
 from __future__ import annotations
 
@@ -21,16 +30,19 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.data.transitions import Transitions
-from iql_lib.datagen.gait import DT, Gait, flipped
+from iql_lib.datagen.gait import Gait, flipped
 from iql_lib.envs.antmaze import SCALE, SUCCESS_RADIUS, AntMazeEnv
 
 EPISODE_STEPS = 1000
 ACTION_NOISE = 0.2
 WAYPOINT_RADIUS = 1.0     # a waypoint counts as reached, and the next one is handed out, this close
-WAYPOINT_PATIENCE = 300   # steps (15 s) before a waypoint counts as missed and the path is replanned
-MAX_TURN = np.deg2rad(10.0)  # per step: the commanded heading swings at most this fast
+WAYPOINT_PATIENCE_S = 15.0   # seconds before a waypoint counts as missed and the path is replanned
+MAX_TURN_RATE = np.deg2rad(200.0)  # rad/s: the commanded heading swings at most this fast
 GOAL_NOISE = 0.25 * SCALE  # commanded goals lie uniformly within ±1 m of a cell centre
-FORMAT_VERSION = 1
+STYLE_ANT = {"d4rl": "d4rl", "minari": "gymnasium"}  # the ant (step, torque) each data mode drives
+DEFAULT_STYLE = "d4rl"
+LEGACY_STYLE = "minari"   # what a file from before styles existed (format 1) was made in
+FORMAT_VERSION = 2
 DEFAULT_TRANSITIONS = 1_000_000
 
 
@@ -40,8 +52,22 @@ def data_dir(environ: dict | None = None) -> Path:
     return Path(environ.get("IQL_DATA_DIR") or Path.home() / ".cache" / "iql-lib")
 
 
-def default_dataset_path(task: str, seed: int = 0, environ: dict | None = None) -> Path:
-    return data_dir(environ) / f"{task}-generated-seed{seed}.npz"
+def default_dataset_path(task: str, seed: int = 0, environ: dict | None = None,
+                         style: str = DEFAULT_STYLE) -> Path:
+    return data_dir(environ) / f"{task}-{style}-seed{seed}.npz"
+
+
+def check_style(style: str) -> str:
+    if style not in STYLE_ANT:
+        raise ValueError(f"unknown data style {style!r}; styles: {', '.join(STYLE_ANT)}")
+    return style
+
+
+def relabel(next_positions: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rewards (−1, or 0 at the goal) and terminals (1 at the goal) of transitions whose
+    next x-y is `next_positions`, against `goal`: at the goal means within 0.5 of it."""
+    at_goal = np.linalg.norm(np.asarray(next_positions)[:, :2] - goal, axis=1) <= SUCCESS_RADIUS
+    return np.where(at_goal, 0.0, -1.0).astype(np.float32), at_goal.astype(np.float32)
 
 
 class WaypointPlanner:
@@ -74,6 +100,10 @@ class ControllerStats:
     goals_reached: int = 0
     falls: int = 0
 
+    def add(self, other: "ControllerStats") -> None:
+        for key, value in vars(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
     def as_arrays(self) -> dict[str, np.ndarray]:
         return {f"stats_{k}": np.array(v) for k, v in vars(self).items()}
 
@@ -83,6 +113,8 @@ class WaypointDriver:
 
     def __init__(self, env: AntMazeEnv, gait: Gait, stats: ControllerStats):
         self.planner, self.gait, self.stats = WaypointPlanner(env), gait, stats
+        self.patience = round(WAYPOINT_PATIENCE_S / gait.dt)
+        self.max_turn = MAX_TURN_RATE * gait.dt
 
     def command(self, position: np.ndarray, goal: np.ndarray) -> None:
         self.goal = np.asarray(goal, dtype=np.float64)
@@ -110,83 +142,140 @@ class WaypointDriver:
             self.stats.waypoints_reached += 1
             self.since_waypoint = 0
         self.since_waypoint += 1
-        if self.since_waypoint > WAYPOINT_PATIENCE:
+        if self.since_waypoint > self.patience:
             self.stats.waypoints_missed += self.heading_for_waypoint
             self._replan(position)
         wanted = float(np.arctan2(*(self.route[0] - position)[::-1]))
         if self.heading is None:
             self.heading = wanted
         # a goal close by swings its bearing fast: turning the command gradually keeps the gait calm
-        self.heading += float(np.clip(np.angle(np.exp(1j * (wanted - self.heading))), -MAX_TURN, MAX_TURN))
+        self.heading += float(np.clip(np.angle(np.exp(1j * (wanted - self.heading))), -self.max_turn, self.max_turn))
         return self.gait.action(observation, step, self.heading)
 
-    def reached_goal(self, position: np.ndarray) -> bool:
-        reached = bool(np.linalg.norm(position - self.goal) <= SUCCESS_RADIUS)
-        self.stats.goals_reached += reached
-        return reached
+    def at_goal(self, position: np.ndarray) -> bool:
+        return bool(np.linalg.norm(position - self.goal) <= SUCCESS_RADIUS)
 
 
-def generate(task: str, transitions: int, seed: int = 0, gait: Gait | None = None,
-             action_noise: float = ACTION_NOISE, progress: bool = True) -> tuple[Transitions, dict[str, np.ndarray]]:
-    """`transitions` steps of D4RL-style data for `task`, deterministic given `seed`.
+class EpisodeMaker:
+    """Makes one episode of `style` data at a time. An episode's randomness comes from the
+    dataset's seed and the episode's index alone, so episodes can be made in any order and
+    by any number of processes and still give the same bytes."""
 
-    Returns the container and the extra arrays saved next to it (goals, goal_reached,
-    frame, controller statistics)."""
-    from tqdm.auto import tqdm
+    def __init__(self, task: str, style: str = DEFAULT_STYLE, gait: Gait | None = None,
+                 action_noise: float = ACTION_NOISE):
+        self.ant = STYLE_ANT[check_style(style)]
+        self.lingering = style == "d4rl"  # the goal stays commanded once reached; flips do not end episodes
+        self.env = AntMazeEnv(task, frame="gymnasium", ant=self.ant)
+        self.gait = gait or Gait.load(ant=self.ant)
+        self.action_noise = action_noise
+        self.free = self.env.drawing_maze.free_cells()
+        self.random_starts = task != "antmaze-umaze-v0"  # every other task draws starts and goals at random
 
-    env = AntMazeEnv(task, frame="gymnasium")
-    gait = gait or Gait.load()
-    rng = np.random.default_rng(seed)
-    free = env.drawing_maze.free_cells()
-    random_starts = task != "antmaze-umaze-v0"  # every other task draws starts and goals at random
-    task_goal = env.cell_to_sim(env.goal_cell)
-    stats = ControllerStats()
-    driver = WaypointDriver(env, gait, stats)
+    def _draw_goal(self, rng: np.random.Generator) -> np.ndarray:
+        cell = self.free[rng.integers(len(self.free))] if self.random_starts else self.env.goal_cell
+        return self.env.cell_to_sim(cell) + rng.uniform(-GOAL_NOISE, GOAL_NOISE, 2)
 
-    def draw_goal() -> np.ndarray:
-        cell = free[rng.integers(len(free))] if random_starts else env.goal_cell
-        return env.cell_to_sim(cell) + rng.uniform(-GOAL_NOISE, GOAL_NOISE, 2)
-
-    columns = {k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals",
-                               "timeouts", "goals", "goal_reached")}
-    bar = tqdm(total=transitions, desc=f"generating {task}", unit="step", disable=not progress, smoothing=0.05)
-    while len(columns["rewards"]) < transitions:
-        start = free[rng.integers(len(free))] if random_starts else env.start_cell
+    def episode(self, seed: int, index: int, max_steps: int = EPISODE_STEPS) -> tuple[dict, ControllerStats]:
+        """Episode `index` of the dataset made with `seed`, cut after `max_steps` steps:
+        its columns (next x-y kept in float64 for relabelling) and controller statistics."""
+        env, lingering = self.env, self.lingering
+        rng = np.random.default_rng([seed, index])
+        stats = ControllerStats()
+        driver = WaypointDriver(env, self.gait, stats)
+        start = self.free[rng.integers(len(self.free))] if self.random_starts else env.start_cell
         obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"start_cell": start})
-        driver.command(obs[:2], draw_goal())
-        for t in range(min(EPISODE_STEPS, transitions - len(columns["rewards"]))):
-            action = np.clip(driver.action(obs, t) + action_noise * rng.standard_normal(8), -1.0, 1.0)
+        driver.command(obs[:2], self._draw_goal(rng))
+        rows = []
+        reached_before = fallen = False
+        for t in range(min(EPISODE_STEPS, max_steps)):
+            action = np.clip(driver.action(obs, t) + self.action_noise * rng.standard_normal(8), -1.0, 1.0)
             next_obs = env.step(action)[0]  # the env's own reward and limit are for evaluation
-            at_task_goal = bool(np.linalg.norm(next_obs[:2] - task_goal) <= SUCCESS_RADIUS)
-            fell = flipped(next_obs)  # the ant cannot right itself: the episode ends, as at a time limit
-            row = dict(observations=obs, actions=action, next_observations=next_obs,
-                       rewards=0.0 if at_task_goal else -1.0, terminals=at_task_goal,
-                       timeouts=(fell or t == EPISODE_STEPS - 1) and not at_task_goal,
-                       goals=driver.goal, goal_reached=driver.reached_goal(next_obs[:2]))
-            for key, value in row.items():
-                columns[key].append(value)
-            bar.update()
+            reached = driver.at_goal(next_obs[:2])
+            fell = flipped(next_obs) and not fallen
+            rows.append((obs, action, next_obs, t == EPISODE_STEPS - 1 or (fell and not lingering),
+                         driver.goal, reached))
             obs = next_obs
-            if fell:
+            stats.goals_reached += reached and not reached_before
+            if fell and not lingering:  # the ant cannot right itself: the episode ends, as at a time limit
                 driver.fell()
                 break
-            if row["goal_reached"]:
-                driver.command(obs[:2], draw_goal())
+            if fell:  # it stays on its back until the time limit, as D4RL's ant did
+                stats.falls += 1
+                fallen = True
+            if reached and not lingering:
+                driver.command(obs[:2], self._draw_goal(rng))
+            reached_before = reached_before or (reached and lingering)
+        observations, actions, next_observations, timeouts, goals, goal_reached = zip(*rows)
+        return dict(observations=np.array(observations, np.float32), actions=np.array(actions, np.float32),
+                    next_observations=np.array(next_observations, np.float32),
+                    next_positions=np.array(next_observations)[:, :2], timeouts=np.array(timeouts, np.float32),
+                    goals=np.array(goals, np.float32), goal_reached=np.array(goal_reached, bool)), stats
+
+
+_MAKER: EpisodeMaker | None = None  # one per worker process
+
+
+def _start_worker(*args) -> None:
+    global _MAKER
+    _MAKER = EpisodeMaker(*args)
+
+
+def _worker_episode(seed: int, index: int) -> tuple[dict, ControllerStats]:
+    return _MAKER.episode(seed, index)
+
+
+def generate(task: str, transitions: int, seed: int = 0, style: str = DEFAULT_STYLE, gait: Gait | None = None,
+             action_noise: float = ACTION_NOISE, workers: int = 1,
+             progress: bool = True) -> tuple[Transitions, dict[str, np.ndarray]]:
+    """`transitions` steps of `style` data for `task`, deterministic given `seed` whatever
+    the number of `workers` (processes making episodes side by side).
+
+    Returns the container and the extra arrays saved next to it (goals, goal_reached,
+    style, frame, ant, controller statistics)."""
+    from contextlib import nullcontext
+    from multiprocessing import Pool
+
+    from tqdm.auto import tqdm
+
+    maker = EpisodeMaker(task, style, gait, action_noise)
+    episodes, stats, made, index = [], ControllerStats(), 0, 0
+    bar = tqdm(total=transitions, desc=f"generating {task} ({style})", unit="step", disable=not progress,
+               smoothing=0.05)
+    pool = Pool(workers, _start_worker, (task, style, maker.gait, action_noise)) \
+        if workers > 1 else nullcontext()
+    with pool:
+        while made < transitions:
+            needed = -(-(transitions - made) // EPISODE_STEPS)  # at least this many episodes still
+            batch = [(seed, i) for i in range(index, index + min(4 * workers, needed))]
+            index += len(batch)
+            for i, (episode, episode_stats) in zip(range(index - len(batch), index),
+                                                   pool.starmap(_worker_episode, batch) if workers > 1
+                                                   else (maker.episode(*b) for b in batch)):
+                if made + len(episode["actions"]) > transitions:  # the last episode, cut where the data ends
+                    episode, episode_stats = maker.episode(seed, i, max_steps=transitions - made)
+                episodes.append(episode)
+                stats.add(episode_stats)
+                made += len(episode["actions"])
+                bar.update(len(episode["actions"]))
+                if made >= transitions:
+                    break
     bar.close()
-    dtypes = dict(observations=np.float32, actions=np.float32, rewards=np.float32, next_observations=np.float32,
-                  terminals=np.float32, timeouts=np.float32, goals=np.float32, goal_reached=bool)
-    arrays = {k: np.asarray(v, dtype=dtypes[k]) for k, v in columns.items()}
+    arrays = {k: np.concatenate([e[k] for e in episodes]) for k in episodes[0]}
+    env = maker.env
+    arrays["rewards"], arrays["terminals"] = relabel(arrays.pop("next_positions"), env.cell_to_sim(env.goal_cell))
+    arrays["timeouts"] *= 1.0 - arrays["terminals"]
     extra = {"goals": arrays.pop("goals"), "goal_reached": arrays.pop("goal_reached"),
-             "frame": np.array("gymnasium"), "task": np.array(task), "seed": np.array(seed),
-             "format_version": np.array(FORMAT_VERSION), **stats.as_arrays()}
+             "style": np.array(style), "frame": np.array("gymnasium"), "ant": np.array(maker.ant),
+             "task": np.array(task), "seed": np.array(seed), "format_version": np.array(FORMAT_VERSION),
+             **stats.as_arrays()}
     return Transitions(**arrays), extra
 
 
-def generate_to_file(task: str, out: str | Path, transitions: int, seed: int = 0,
-                     progress: bool = True) -> Transitions:
+def generate_to_file(task: str, out: str | Path, transitions: int, seed: int = 0, style: str = DEFAULT_STYLE,
+                     workers: int = 1, progress: bool = True) -> Transitions:
     """`generate`, saved as our npz container. The file is written under a temporary name
     and renamed when complete, so a run killed halfway never leaves a truncated dataset."""
-    data, extra = generate(task, transitions, seed=seed, progress=progress)
+    data, extra = generate(task, transitions, seed=seed, style=style, workers=workers, progress=progress)
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     data.save_npz(partial, **extra)
@@ -194,32 +283,35 @@ def generate_to_file(task: str, out: str | Path, transitions: int, seed: int = 0
     return data
 
 
-def mean_speed(observations: np.ndarray, next_observations: np.ndarray) -> float:
-    """Mean planar speed (m/s) over the transitions."""
-    return float(np.linalg.norm(next_observations[:, :2] - observations[:, :2], axis=1).mean() / DT)
-
-
 def describe_generated(path: str | Path) -> list[str]:
     """Lines on how a generated dataset was made (nothing for other datasets)."""
     from iql_lib.data.loaders import npz_entries
 
     keys = [f"stats_{k}" for k in vars(ControllerStats())]
-    entries = npz_entries(path, "seed", *keys)
+    entries = npz_entries(path, "seed", "style", *keys)
     if any(entries[k] is None for k in keys):
         return []
     stats = {k[len("stats_"):]: entries[k] for k in keys}
     rate = lambda hit, total: f"{hit}/{total} ({100.0 * hit / max(total, 1):.1f} %)"  # noqa: E731
     waypoints = stats["waypoints_reached"] + stats["waypoints_missed"]
-    return [f"generated locally (seed {entries['seed']}): commanded goals reached "
+    style = entries["style"] or f"{LEGACY_STYLE} (made before styles were recorded)"
+    return [f"generated locally (seed {entries['seed']}, style {style}): commanded goals reached "
             f"{rate(stats['goals_reached'], stats['goals_commanded'])}, waypoints reached "
             f"{rate(stats['waypoints_reached'], waypoints)}, falls {stats['falls']}"]
 
 
+def default_workers() -> int:
+    """Processes to generate with: the machine's cores, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def ensure_default_dataset(task: str, progress: bool = True) -> Path:
-    """The task's default dataset, generated (1M transitions, seed 0) on first use."""
+    """The task's default dataset (style `DEFAULT_STYLE`), generated (1M transitions,
+    seed 0) on first use."""
     path = default_dataset_path(task)
     if not path.exists():
         print(f"{task}: no dataset yet; generating the default one ({DEFAULT_TRANSITIONS} transitions, "
-              f"seed 0) into {path}. This happens once and takes about 6 minutes on a 2-core CPU.")
-        generate_to_file(task, path, DEFAULT_TRANSITIONS, seed=0, progress=progress)
+              f"{DEFAULT_STYLE} style, seed 0) into {path}. This happens once and takes about "
+              f"8 minutes on a 2-core CPU.")
+        generate_to_file(task, path, DEFAULT_TRANSITIONS, seed=0, workers=default_workers(), progress=progress)
     return path

@@ -19,8 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-GAIT_FILE = Path(__file__).with_name("ant_gait.json")
-DT = 0.05                  # seconds per env step (MuJoCo 0.01 s × frame skip 5)
+from iql_lib.envs.antmaze import ANTS
+
+# one tuned gait per ant (`iql_lib.envs.antmaze.ANTS`): gymnasium's (0.05 s steps) and D4RL's
+# (0.1 s steps, a fifth of the torque)
+GAIT_FILES = {"gymnasium": Path(__file__).with_name("ant_gait.json"),
+              "d4rl": Path(__file__).with_name("ant_gait_d4rl.json")}
 N_LEGS, N_LEG_PARAMS = 4, 6  # per leg: hip centre, amplitude, phase; ankle centre, amplitude, phase
 
 # Legs in counter-clockwise order from 45° (front_left, front_right, back, right_back).
@@ -67,30 +71,46 @@ class Gait:
     kp: float            # PD gains on the joint-angle error (action units per radian)
     kd: float
     legs: np.ndarray     # [2 base directions (0°, 45°), 4 legs, 6 params]
+    ant: str = "gymnasium"  # the ant it is tuned for (its control rate and torque)
+
+    @property
+    def dt(self) -> float:
+        """Seconds per env step."""
+        return ANTS[self.ant].dt
 
     # --- flat parameter vector, for CMA-ES -------------------------------------------
     @classmethod
-    def from_vector(cls, v: np.ndarray) -> "Gait":
+    def from_vector(cls, v: np.ndarray, ant: str = "gymnasium") -> "Gait":
         v = np.asarray(v, dtype=np.float64)
-        return cls(float(v[0]), float(v[1]), float(v[2]), v[3:].reshape(2, N_LEGS, N_LEG_PARAMS).copy())
+        return cls(float(v[0]), float(v[1]), float(v[2]), v[3:].reshape(2, N_LEGS, N_LEG_PARAMS).copy(),
+                   ant)
 
     def to_vector(self) -> np.ndarray:
         return np.concatenate([[self.frequency, self.kp, self.kd], self.legs.ravel()])
 
     @classmethod
-    def initial(cls) -> "Gait":
-        """A diagonal trot to start tuning from: legs 0 and 2 in phase, 1 and 3 opposite."""
+    def initial(cls, ant: str = "gymnasium") -> "Gait":
+        """A diagonal trot to start tuning from: legs 0 and 2 in phase, 1 and 3 opposite,
+        with gains that ask for the same torques of every ant."""
         leg = lambda phase: [0.0, 0.35, phase, 0.9, 0.25, phase + np.pi / 2]  # noqa: E731
         base = [leg(0.0), leg(np.pi), leg(0.0), leg(np.pi)]
-        return cls(2.0, 0.8, 0.05, np.array([base, base]))
+        stronger = ANTS["gymnasium"].gear / ANTS[ant].gear
+        return cls(2.0, 0.8 * stronger, 0.05 * stronger, np.array([base, base]), ant)
 
     # --- storage -------------------------------------------------------------------------
-    def save(self, path: str | Path = GAIT_FILE, **notes) -> None:
-        Path(path).write_text(json.dumps({"vector": self.to_vector().tolist(), **notes}, indent=1))
+    def save(self, path: str | Path | None = None, **notes) -> None:
+        """Write the numbers (default: the shipped file for this control rate)."""
+        Path(path or GAIT_FILES[self.ant]).write_text(json.dumps(
+            {"vector": self.to_vector().tolist(), "ant": self.ant, **notes}, indent=1))
 
     @classmethod
-    def load(cls, path: str | Path = GAIT_FILE) -> "Gait":
-        return cls.from_vector(np.array(json.loads(Path(path).read_text())["vector"]))
+    def load(cls, path: str | Path | None = None, ant: str = "gymnasium") -> "Gait":
+        """The gait in `path`, else the shipped one tuned for `ant`; a file written before
+        gaits recorded their ant is one for gymnasium's."""
+        if path is None and ant not in GAIT_FILES:
+            raise ValueError(f"no gait tuned for ant {ant!r}; tuned: {', '.join(GAIT_FILES)}")
+        stored = json.loads(Path(path or GAIT_FILES[ant]).read_text())
+        return cls.from_vector(np.array(stored["vector"]), str(stored.get("ant", "gymnasium")))
 
     # --- control -------------------------------------------------------------------------
     def leg_targets(self, phase: float, direction: float) -> np.ndarray:
@@ -110,7 +130,7 @@ class Gait:
 
     def action(self, observation: np.ndarray, step: int, heading: float) -> np.ndarray:
         """Torques (in [−1, 1]) that walk the ant toward world `heading` (rad) at env `step`."""
-        phase = 2.0 * np.pi * self.frequency * DT * step
+        phase = 2.0 * np.pi * self.frequency * self.dt * step
         targets = self.leg_targets(phase, (heading - yaw_of(observation)) % (2.0 * np.pi))
         hip_target = np.clip(targets[:, 0], -HIP_RANGE, HIP_RANGE)
         ankle_target = ANKLE_SIGN * np.clip(targets[:, 1], *ANKLE_RANGE)

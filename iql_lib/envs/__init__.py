@@ -48,11 +48,12 @@ def env_spec(name: str) -> EnvSpec:
     return ENV_SPECS[name]
 
 
-def make_env(name: str, frame: str = "gymnasium") -> PointMassEnv | AntMazeEnv:
-    """Build env `name`; AntMaze tasks are built in the `frame` of their data."""
+def make_env(name: str, frame: str = "gymnasium", ant: str = "gymnasium") -> PointMassEnv | AntMazeEnv:
+    """Build env `name`; AntMaze tasks are built in the `frame` and with the `ant` (step
+    duration and torque) of their data."""
     spec = env_spec(name)
     if spec.family == "antmaze":
-        return AntMazeEnv(name, frame=frame)
+        return AntMazeEnv(name, frame=frame, ant=ant)
     return PointMassEnv(MAZES[spec.maze], max_episode_steps=spec.max_episode_steps)
 
 

@@ -13,6 +13,16 @@ so positions are never mapped between them. Instead a task is built in the frame
 data: `frame="gymnasium"` (Minari data) uses the layout as listed; `frame="d4rl"` (legacy
 HDF5 files) builds the maze with its rows reversed, which leaves only a translation
 between the simulator and D4RL, and reports positions in D4RL's frame.
+
+Ants. gymnasium's ant integrates 0.01 s per MuJoCo step with frame skip 5, so one env
+step is 0.05 s, and a unit action is 150 of torque (gear 150): the ant of Minari's data.
+D4RL's ant (`d4rl/locomotion/assets/ant.xml`) steps 0.1 s (0.02 s × 5) and a unit
+action is 30 of torque (ctrlrange ±30, gear 1): five times weaker, so D4RL's action noise
+(σ = 0.2) is five times less torque than on gymnasium's ant, where σ = 0.2 held for
+0.1 s flips a standing ant within seconds. The `d4rl` ant is gymnasium's body with D4RL's
+step (frame skip 10) and torque (gear 30). A task is built with the ant of its data:
+`d4rl` for D4RL files and data generated in the `d4rl` style (one step is 0.1 s, as
+D4RL's γ = 0.99 and time limits count it), `gymnasium` otherwise.
 """
 from __future__ import annotations
 
@@ -26,6 +36,29 @@ from iql_lib.envs.mazes import Maze
 
 SCALE = 4.0          # metres per maze cell (D4RL and gymnasium-robotics alike)
 SUCCESS_RADIUS = 0.5
+MUJOCO_TIMESTEP = 0.01  # seconds per MuJoCo step of gymnasium's ant
+
+
+@dataclass(frozen=True)
+class Ant:
+    """How the ant is driven: MuJoCo steps per env step, and torque per unit action."""
+    name: str
+    frame_skip: int
+    gear: float
+
+    @property
+    def dt(self) -> float:
+        """Seconds per env step."""
+        return MUJOCO_TIMESTEP * self.frame_skip
+
+
+ANTS = {"gymnasium": Ant("gymnasium", 5, 150.0), "d4rl": Ant("d4rl", 10, 30.0)}
+
+
+def ant_named(name: str) -> Ant:
+    if name not in ANTS:
+        raise ValueError(f"unknown ant {name!r}; ants: {', '.join(ANTS)}")
+    return ANTS[name]
 
 # D4RL's layouts, rows as D4RL lists them (1 = wall), with their start and goal cells
 # (row, col) in two frames: D4RL's own lists, and the maps Minari's D4RL datasets were
@@ -94,12 +127,12 @@ class AntMazeEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, task: str, frame: str = "gymnasium"):
+    def __init__(self, task: str, frame: str = "gymnasium", ant: str = "gymnasium"):
         import gymnasium_robotics  # noqa: F401  (registers the AntMaze envs)
 
         if frame not in ("gymnasium", "d4rl"):
             raise ValueError(f"frame must be 'gymnasium' or 'd4rl', got {frame!r}")
-        self.task, self.frame = TASKS[task], frame
+        self.task, self.frame, self.ant = TASKS[task], frame, ant_named(ant)
         self.max_episode_steps = self.task.max_episode_steps
         grid, start, goal = layout_grid(self.task.layout, frame)
         self.grid, self.start_cell, self.goal_cell = grid, start, goal
@@ -109,12 +142,19 @@ class AntMazeEnv(gym.Env):
             warnings.simplefilter("ignore", DeprecationWarning)
             self.sim = gym.make("AntMaze_UMaze-v4", maze_map=maze_map.tolist(), continuing_task=False,
                                 reset_target=False, max_episode_steps=None, disable_env_checker=True).unwrapped
+        self.sim.ant_env.frame_skip = self.ant.frame_skip  # the ant env's dt follows
+        self.sim.ant_env.model.actuator_gear[:, 0] = self.ant.gear
         # simulator position of cell (r, c)'s centre: x = (c + ½)·SCALE − cx, y = cy − (r + ½)·SCALE
         self.centre = np.array([self.sim.maze.x_map_center, self.sim.maze.y_map_center])
         self.offset = self.cell_to_sim(start) if frame == "d4rl" else np.zeros(2)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(29,), dtype=np.float64)
         self.action_space = self.sim.action_space
         self._t = 0
+
+    @property
+    def dt(self) -> float:
+        """Seconds per env step."""
+        return self.ant.dt
 
     def cell_to_sim(self, cell) -> np.ndarray:
         return np.array([(cell[1] + 0.5) * SCALE - self.centre[0], self.centre[1] - (cell[0] + 0.5) * SCALE])
