@@ -34,6 +34,7 @@ if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip("no headless browser for the JupyterLab tests: apt-get install chromium chromium-driver",
                 allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium (the test extra)")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -51,7 +52,10 @@ def _free_port() -> int:
 def _wait(condition, timeout: float, what: str, every: float = 0.25):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:  # the page redrew that element: look again
+            value = None
         if value:
             return value
         time.sleep(every)
@@ -202,15 +206,21 @@ def test_validate_fails_on_an_unwritten_blank_and_passes_on_a_written_one(browse
 def test_formgrader_lists_the_assignment_and_releases_it_to_the_course_exchange(browser, lab):
     browser.get(f"{lab.url}/formgrader?token={TOKEN}")
     rows = lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "table tbody tr") if r.text.startswith("iql")]
-    row = _wait(rows, 60, "the assignment in Formgrader")[0]
-    banners = [a.text for a in browser.find_elements(By.CSS_SELECTOR, ".alert") if a.is_displayed()]
+    _wait(rows, 60, "the assignment in Formgrader")
+    banners = browser.execute_script(
+        "return [...document.querySelectorAll('.alert')].filter(a => a.offsetParent).map(a => a.innerText)")
     assert banners == [], banners
-    row.find_element(By.CSS_SELECTOR, ".release a").click()
+    _wait(lambda: browser.execute_script(  # the table redraws as its models load: click the current link
+        "const a = document.querySelector('table tbody tr .release a'); if (a) a.click(); return !!a"),
+        30, "the release link")
     modal = _wait(lambda: [m for m in browser.find_elements(By.CSS_SELECTOR, "#success-modal, #error-modal")
                            if m.is_displayed()], 60, "the release to finish")[0]
     assert modal.get_attribute("id") == "success-modal", modal.text
     released = lab.root / "course" / "exchange" / "iql-from-absolute-zero" / "outbound" / "iql"
     assert (released / "04_expectile_loss.ipynb").exists()
+    with urllib.request.urlopen(f"{lab.url}/courses?token={TOKEN}", timeout=30) as response:
+        courses = json.loads(response.read())  # what JupyterLab's Course List shows
+    assert courses == {"success": True, "value": ["iql-from-absolute-zero"]}, courses
 
 
 def test_chapter_7_names_the_unwritten_earlier_blanks_in_a_short_error(browser, lab):

@@ -169,6 +169,11 @@ def test_release_bundle_holds_no_answers_and_fails_only_at_the_blanks(tmp_path):
             text = path.read_text()
             assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path
 
+    readme = (bundle / "README.md").read_text()
+    assert "iql-grade" in readme and "fast mode" in readme and "Validate" in readme and "{TORCH}" not in readme
+    assert re.search(r'pip install "torch==[\d.]+"', readme), "the no-make route must install the CPU pin"
+    assert "make demo" not in (bundle / "environment.yml").read_text()  # the bundle has no demo
+
     python = _fresh_python(tmp_path, bundle)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = subprocess.run([str(python), "-c", "import iql_lib; print(iql_lib.__file__)"], cwd=tmp_path,
@@ -177,6 +182,9 @@ def test_release_bundle_holds_no_answers_and_fails_only_at_the_blanks(tmp_path):
     stub = subprocess.run([str(python), "-c", "from iql_lib.algos.blanks import load_blanks; "
                            "load_blanks('solutions')"], cwd=bundle, capture_output=True, text=True, env=env)
     assert stub.returncode != 0 and "no solutions/ folder" in stub.stderr
+    helped = subprocess.run([str(python), "-c", "from iql_lib.cli import train_main; train_main(['--help'])"],
+                            cwd=bundle, capture_output=True, text=True, env=env).stdout
+    assert "(default: notebooks)" in " ".join(helped.split()), helped[-1500:]  # students have no solutions/
 
     report = tmp_path / "report.xml"
     result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
@@ -193,3 +201,19 @@ def test_public_tests_pass_with_the_reference_blanks():
                              str(REPO / "autograder" / "student" / "tests")], cwd=REPO,
                             capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_nbgrader_validate_names_a_wrong_blank_and_its_hint(tmp_path):
+    """Validate runs the visible check in the graded cell: a wrong blank fails with its hint."""
+    from tests.guide_answers import GUIDE_ANSWERS, write_guide_answers
+
+    wrong = GUIDE_ANSWERS["expectile_loss"].replace("(diff < 0)", "(diff > 0)")  # ζ and 1 − ζ swapped
+    path = write_guide_answers(NOTEBOOKS / "04_expectile_loss.ipynb", tmp_path / "04_expectile_loss.ipynb")
+    path.write_text(path.read_text().replace(json.dumps(GUIDE_ANSWERS["expectile_loss"].splitlines()[0])[1:-1],
+                                             json.dumps(wrong.splitlines()[0])[1:-1]))
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", path.name], cwd=tmp_path,
+                            capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable)
+                                                                 + os.pathsep + os.environ["PATH"]})
+    report = result.stdout + result.stderr
+    assert "VALIDATION FAILED" in report, report[-2000:]
+    assert "Blank 2 (expectile_loss): negative errors got weight ζ" in report, report[-2000:]
