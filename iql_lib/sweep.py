@@ -77,8 +77,8 @@ def grid_trials(grid: dict, out: Path) -> list[SweepTrial]:
         knobs = {k: v for k, v in zip(axes, values) if v is not None}
         algo = knobs.get("algo", "iql")
         knobs = {k: v for k, v in knobs.items() if k not in IGNORED.get(algo, ())}
-        config = dict(knobs, **shared, offline_dataset=_absolute(knobs.get("offline_dataset")),
-                      blanks=_absolute(shared.get("blanks")), out=str(out))
+        config = {**knobs, **shared, "offline_dataset": _absolute(knobs.get("offline_dataset")),
+                  "blanks": _absolute(shared.get("blanks")), "out": str(out)}
         cfg = make_config(**config)  # checks the values
         name = default_exp_name(cfg)
         for knob in sorted(swept & set(NAME_SUFFIX) - set(IGNORED.get(algo, ()))):
@@ -87,7 +87,10 @@ def grid_trials(grid: dict, out: Path) -> list[SweepTrial]:
                 name += "_" + suffix
         if "offline_dataset" in swept and cfg.offline_dataset:
             name += "_" + Path(cfg.offline_dataset.split(":")[-1]).stem.replace("/", "-")
-        trials.setdefault(f"{name}_{cfg.env_name}", SweepTrial(Trial(name, config)))
+        same = trials.setdefault(f"{name}_{cfg.env_name}", SweepTrial(Trial(name, config)))
+        if same.trial.cfg != Trial(name, config).cfg:
+            raise ValueError(f"two configurations of the grid would both be named {name} on {cfg.env_name} "
+                             f"({same.trial.config} and {config}); sweep them in separate --out folders")
     return list(trials.values())
 
 
@@ -96,8 +99,8 @@ def course_trials(sets: list[str], shared: dict, out: Path) -> list[SweepTrial]:
     trials = []
     for name in sets:
         for c in COURSE_SETS[name]:
-            config = dict(c.knobs, env_name=c.env_name, **shared, blanks=_absolute(shared.get("blanks")),
-                          out=str(out))
+            config = {**c.knobs, "env_name": c.env_name, **shared, "blanks": _absolute(shared.get("blanks")),
+                      "out": str(out)}
             c.config(**{k: v for k, v in config.items() if k != "env_name"})  # checks the values
             trials.append(SweepTrial(Trial(c.name, config), slot=c.slot))
     return trials

@@ -209,6 +209,12 @@ def test_a_grid_names_each_configuration_once(tmp_path):
                      "iql_zeta_0.9_lambda_0.3", "bc"]  # BC ignores ζ and λ: one run, not four
     assert [t.trial.cfg.temperature for t in trials[:2]] == [0.1, 0.3]
     assert all(t.trial.cfg.seeds == [1, 2, 3] and t.trial.cfg.num_timesteps == 1000 for t in trials)
+    assert all(t.trial.cfg.out == str(tmp_path) and t.trial.cfg.resume for t in trials)
+    same_name = {"offline_dataset": [str(tmp_path / "a" / "data.npz"), str(tmp_path / "b" / "data.npz")]}
+    with pytest.raises(ValueError, match="would both be named iql_zeta_0.9_data"):
+        grid_trials(same_name, tmp_path)
+    blanks = grid_trials({"expectile": [0.9], "blanks": "solutions"}, tmp_path)[0].trial.cfg.blanks
+    assert Path(blanks).is_absolute() and Path(blanks).name == "solutions"  # workers may start elsewhere
     path.write_text("expectile = [0.5]\nzeta = [0.9]\n")
     with pytest.raises(ValueError, match="unknown keys \\['zeta'\\]"):
         read_grid_file(str(path))
