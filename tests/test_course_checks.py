@@ -2,6 +2,7 @@
 the learner's blanks from the chapter notebooks, the value maps and the data-flow figure."""
 from __future__ import annotations
 
+import linecache
 import shutil
 from pathlib import Path
 
@@ -228,3 +229,40 @@ def test_under_autograde_the_blanks_come_from_the_submission(tmp_path, monkeypat
     monkeypatch.delenv("NBGRADER_EXECUTION")
     with pytest.raises(Exception, match="does not define blank"):
         learner_blanks(folder=graded, verbose=False)
+
+
+def test_errors_from_a_blank_name_the_blank_and_its_cell():
+    from iql_lib.algos.blanks import BlankError
+    from iql_lib.course import errors
+
+    namespace, source = {}, "def value_loss(q_target, v, expectile):\n    return q_target.nope\n"
+    name = "05_three_networks.ipynb (cell 10)"  # as the notebook loader names a cell's code
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    exec(compile(source, name, "exec"), namespace)
+    with pytest.raises(AttributeError) as info:
+        (lambda fn: fn(torch.zeros(2), torch.zeros(2), 0.9))(namespace["value_loss"])  # the library calls it
+    lines = errors.blank_raised(info.value)._render_traceback_()
+    assert len(lines) <= 6 and "Blank 3 (value_loss) raised AttributeError" in lines[0], lines
+    assert any("return q_target.nope" in line for line in lines) and "05_three_networks.ipynb" in "".join(lines)
+    contract = BlankError("Blank 4 (q_losses) returned a loss of the wrong shape: expected [], got [3]")
+    assert "06_iql_vs_awac.ipynb, the cell `def q_losses(…)`" in str(errors.blank_raised(contract))
+    assert errors.blank_raised(ValueError("the library's own error")) is None
+
+
+def test_a_kernel_shows_a_blanks_error_in_a_few_lines():
+    """In a real kernel, IPython prints the short message in place of the traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
+        "import torch\nfrom iql_lib.course.errors import show_blank_errors_short\nshow_blank_errors_short()",
+        "def actor_loss(log_prob, adv, temperature, max_weight=50.0):\n    return -(log_prob * adv).mean(0, 1)",
+        "from iql_lib.train import train\nactor_loss(torch.zeros(3), torch.zeros(3), 0.1)",
+        "1 / 0",
+    )])
+    NotebookClient(notebook, timeout=120, allow_errors=True, kernel_name="python3").execute()
+    short, other = (cell.outputs[0] for cell in notebook.cells[2:])
+    assert short.ename == "TypeError" and len(short.traceback) <= 6, short.traceback
+    assert "Blank 6 (actor_loss) raised TypeError" in short.traceback[0]
+    assert "07_stitching.ipynb" in "\n".join(short.traceback)
+    assert other.ename == "ZeroDivisionError" and len(other.traceback) > 1  # not a blank: IPython's own

@@ -57,8 +57,8 @@ class BlankNotWritten(LearnerError, NotImplementedError):
         self.names = list(names)
         super().__init__(
             "".join(f"{blank_label(n)} is not written yet: write it in {blank_cell(n)}.\n" for n in self.names)
-            + "Replace `raise NotImplementedError(…)` with your code and run that cell; save its "
-              "notebook (Ctrl+S), then run this cell again.")
+            + "Replace `raise NotImplementedError(…)` with your code, run that cell and save its "
+              "notebook (Ctrl+S); then try again.")
 
 
 class BlankRaised(LearnerError):
@@ -80,14 +80,14 @@ def blank_raised(err: BaseException) -> LearnerError | None:
     name = unwritten_blank(err) if isinstance(err, NotImplementedError) else None
     if name is not None:
         return BlankNotWritten([name])
-    frame = learner_frame(err.__traceback__)
     if isinstance(err, BlankError):
         match = re.match(r"Blank \d \((\w+)\)", str(err))
         name = match.group(1) if match else None
         if name is None:
             return None
         return BlankRaised(f"{err}\n  fix it in {blank_cell(name)}, run that cell and save its "
-                           "notebook, then run this cell again.")
+                           "notebook; then try again.")
+    frame = learner_frame(err.__traceback__)
     if frame is None:
         return None
     code = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
@@ -95,7 +95,7 @@ def blank_raised(err: BaseException) -> LearnerError | None:
         f"{blank_label(frame.name)} raised {type(err).__name__}: {err}\n"
         f"  at line {frame.lineno} of its cell: {code}\n"
         f"  fix it in {blank_cell(frame.name)}, run that cell and save its notebook, "
-        "then run this cell again.")
+        "then try again.")
 
 
 def _short_traceback(shell, etype, value, tb, tb_offset=None):
