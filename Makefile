@@ -29,9 +29,11 @@ notebooks: $(STAMP)
 release: $(STAMP)
 	$(BIN)/python -m autograder.release bundle dist
 
-# Instructors: autograde SUBMISSIONS/<student>/*.ipynb into grades.csv.
+# Instructors: grade SUBMISSIONS/<student>/*.ipynb into grades.csv, each student's graded
+# cells in a bubblewrap sandbox; nbgrader's gradebook and feedback stay in grading/.
+# GRADE_ARGS: e.g. --jobs 2, --timeout 120, --no-sandbox (trusted notebooks only).
 grade: $(STAMP)
-	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out grades.csv
+	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out grades.csv --course grading $(GRADE_ARGS)
 
 # Speed benchmarks (minutes; installs d3rlpy into its own venv the first time).
 bench: $(STAMP)

@@ -13,8 +13,10 @@ outcome: the gradebook, the autograded notebooks and the HTML feedback stay in t
 course folder (`grading/`), and the CSV has one row per student: the points per graded
 cell and the total.
 
-`--no-sandbox` runs the same fresh interpreters without the sandbox (limits only: the
-submission can read and write your files and reach the network). `--run-notebooks` has
+`--jobs N` grades N students at a time; `--ray [ADDRESS]` runs one Ray task per student
+(a local Ray, or a running cluster). `--no-sandbox` runs the same fresh interpreters
+without the sandbox (limits and checks only: the submission can read your files and
+reach the network). `--run-notebooks` has
 nbgrader execute every cell of every notebook in a Jupyter kernel instead, as nbgrader
 alone does: minutes per student, no sandbox, and a submission can patch its own tests.
 """
@@ -32,10 +34,10 @@ from pathlib import Path
 from autograder import record
 from autograder.course import ASSIGNMENT, SOLUTIONS, make_course, run_nbgrader, source_notebooks
 from autograder.extract import GradedCell, graded_cells, read_notebook, setup_for, student_code
-from autograder.sandbox import Limits, available, run_job
+from autograder.sandbox import Limits, run_job, unavailable
 from iql_lib.course.notebook import FAST_ENV
 
-CELL_TIMEOUT_S = 60
+CELL_TIMEOUT_S = 20  # CPU seconds; a graded cell needs about one
 NOTEBOOK_CELL_TIMEOUT_S = 300  # --run-notebooks: training cells included
 
 
@@ -151,31 +153,52 @@ def _gradebook_scores(course: Path, students) -> dict[str, dict[str, tuple[float
     return scores
 
 
+def timed_grade_student(folder: Path, cells: dict[str, list[GradedCell]], limits: Limits,
+                        sandboxed: bool) -> tuple[dict, float]:
+    """`grade_student` and the seconds it took (one Ray task per student runs this)."""
+    started = time.monotonic()
+    graded = grade_student(folder, cells, limits, sandboxed)
+    return graded, time.monotonic() - started
+
+
+def run_class(submissions: dict[str, Path], cells: dict[str, list[GradedCell]], limits: Limits = Limits(),
+              sandboxed: bool = True, workers: int = 1, ray: str | None = None):
+    """Yield (student, outputs, seconds) as each student's graded cells finish: `workers`
+    students at a time here, or one Ray task per student (`ray`: "local" starts a Ray on
+    this machine, or the address of a running cluster)."""
+    students = list(submissions)
+    args = [(submissions[s], cells, limits, sandboxed) for s in students]
+    if ray is None:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for student, (graded, seconds) in zip(students, pool.map(lambda a: timed_grade_student(*a), args)):
+                yield student, graded, seconds
+        return
+    from iql_lib.cluster import run_tasks
+
+    address = None if ray == "local" else ray
+    for done in run_tasks(timed_grade_student, args, address=address, names=[f"grade {s}" for s in students]):
+        if done.error is not None:
+            raise RuntimeError(f"grading {students[done.index]} on Ray failed: {done.error}")
+        yield students[done.index], *done.value
+
+
 def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits = Limits(),
-                sandboxed: bool = True, workers: int = 1, progress=None) -> Grades:
+                sandboxed: bool = True, workers: int = 1, ray: str | None = None, progress=None) -> Grades:
     """Grade every student's graded cells in the sandbox and record them with nbgrader."""
     cells = course_cells()
     course = _fresh_course(course_root, only=set(cells))  # the notebooks that hold points
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(record.CONFIG)
-
     seconds = {}
-
-    def one(student: str):
-        folder = submissions[student]
+    for student, graded, took in run_class(submissions, cells, limits, sandboxed, workers, ray):
+        seconds[student] = took
         dest = course / "submitted" / student / ASSIGNMENT
         dest.mkdir(parents=True)
-        started = time.monotonic()
-        graded = grade_student(folder, cells, limits, sandboxed)
-        seconds[student] = time.monotonic() - started
         for name in graded:
-            shutil.copyfile(folder / name, dest / name)
+            shutil.copyfile(submissions[student] / name, dest / name)
         record.write_results(course, student, graded)
         if progress:
-            progress(student)
-
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        list(pool.map(one, submissions))
+            progress(student, took)
     env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run_nbgrader(course, "autograde", ASSIGNMENT, env=env)
     run_nbgrader(course, "generate_feedback", ASSIGNMENT, env=env)
@@ -184,7 +207,7 @@ def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits 
 
 def run_notebooks(submissions: dict[str, Path], course_root: Path, cell_timeout: int = NOTEBOOK_CELL_TIMEOUT_S) -> Grades:
     """nbgrader alone: every cell of every notebook executed in a kernel, unsandboxed."""
-    course = _fresh_course(course_root)
+    course = _fresh_course(course_root, only=set(course_cells()))
     for student, folder in submissions.items():
         dest = course / "submitted" / student / ASSIGNMENT
         dest.mkdir(parents=True)
@@ -217,6 +240,9 @@ def main(argv=None) -> int:
                         help=f"CPU seconds per graded cell ({CELL_TIMEOUT_S}; --run-notebooks: per cell, "
                              f"{NOTEBOOK_CELL_TIMEOUT_S})")
     parser.add_argument("--jobs", type=int, default=1, help="students graded at the same time (1)")
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="one Ray task per student: a local Ray (no ADDRESS) or a running cluster "
+                             "(needs the sweep extra)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run the graded cells without the sandbox (unsafe for untrusted notebooks)")
     parser.add_argument("--run-notebooks", action="store_true",
@@ -228,9 +254,9 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     sandboxed = not (args.no_sandbox or args.run_notebooks)
-    if sandboxed and not available():
-        print("error: bwrap (bubblewrap) not found: install it (apt-get install bubblewrap), "
-              "or pass --no-sandbox for notebooks you trust", file=sys.stderr)
+    problem = unavailable() if sandboxed else None
+    if problem:
+        print(f"error: no sandbox: {problem}; or pass --no-sandbox for notebooks you trust", file=sys.stderr)
         return 2
     if not sandboxed:
         print("WARNING: grading without the sandbox: the notebooks' code runs as you, with your files "
@@ -241,9 +267,9 @@ def main(argv=None) -> int:
         else:
             cpu = args.timeout or CELL_TIMEOUT_S
             limits = Limits(cpu_s=cpu, wall_s=cpu + 60)
-            grades = grade_class(students, args.course, limits, sandboxed, args.jobs,
-                                 progress=lambda s: print(f"graded {s}", file=sys.stderr, flush=True))
-    except FileExistsError as err:
+            grades = grade_class(students, args.course, limits, sandboxed, args.jobs, args.ray,
+                                 progress=lambda s, t: print(f"graded {s} ({t:.1f} s)", file=sys.stderr, flush=True))
+    except (FileExistsError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     write_grades_csv(grades, args.out)

@@ -60,8 +60,16 @@ class JobResult:
     seconds: float = 0.0
 
 
-def available() -> bool:
-    return shutil.which(BWRAP) is not None
+def unavailable() -> str | None:
+    """Why the sandbox cannot run here, or None when bwrap starts a container."""
+    if shutil.which(BWRAP) is None:
+        return "bwrap (bubblewrap) is not installed: apt-get install bubblewrap"
+    probe = [BWRAP, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net",
+             *([] if os.getuid() == 0 else ["--unshare-user"]), "true"]
+    done = subprocess.run(probe, capture_output=True, text=True)
+    if done.returncode != 0:
+        return f"bwrap cannot create its namespaces here ({done.stderr.strip()[:200]})"
+    return None
 
 
 def _bwrap(limits: Limits) -> list[str]:
@@ -87,13 +95,13 @@ def _bwrap(limits: Limits) -> list[str]:
                 "--chdir", "/scratch"]
     for key, value in _environment("/scratch").items():
         command += ["--setenv", key, value]
-    return command + [sys.executable, "-I", "/grader/runner.py"]
+    return command + [sys.executable, "-I", "-B", "/grader/runner.py"]
 
 
 def _environment(home: str) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": home, "MPLCONFIGDIR": f"{home}/.matplotlib",
             "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
             "IQL_COURSE_FAST": "1", "LANG": "C.UTF-8"}
 
 
@@ -130,7 +138,7 @@ def run_job(job: dict, limits: Limits = Limits(), sandboxed: bool = True) -> Job
         if sandboxed:
             command, env = _bwrap(limits), None
         else:
-            command, env = [sys.executable, "-I", str(RUNNER)], _environment(scratch)
+            command, env = [sys.executable, "-I", "-B", str(RUNNER)], _environment(scratch)
         started = time.monotonic()
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 pass_fds=(write_end,), cwd=scratch, env=env, start_new_session=True)

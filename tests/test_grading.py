@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from autograder.grade import collect, grade_class, main as grade_main
-from autograder.sandbox import Limits, available, run_job
+from autograder.sandbox import Limits, run_job, unavailable
 from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
 from iql_lib.course.grade import main as iql_grade_main
 
@@ -189,7 +189,7 @@ def test_iql_grade_on_the_reference_and_on_bad_input(capsys, tmp_path):
 
 # ------------------------------------------------------------ make grade
 
-@pytest.mark.skipif(not available(), reason="bwrap (bubblewrap) is not installed")
+@pytest.mark.skipif(unavailable() is not None, reason="no sandbox here (bubblewrap)")
 def test_the_sandbox_scores_and_words_each_graded_cell_as_nbgrader_running_the_notebook(tmp_path, capsys):
     """Chapter 4 with a blank that raises and chapter 9 with two wrong answers, graded in
     the sandbox and by nbgrader executing the notebooks: the same points and the same
@@ -249,3 +249,18 @@ def test_make_grade_on_bad_input(tmp_path, capsys):
     assert grade_main([str(tmp_path / "subs"), "--course", str(tmp_path / "course")]) == 2
     assert "is not a grading course" in capsys.readouterr().err
     assert (tmp_path / "course" / "notes.txt").read_text() == "mine"
+
+
+def test_make_grade_on_ray_gives_the_serial_grades(tmp_path):
+    """One Ray task per student (a local Ray): the same outputs per graded cell as in turn."""
+    pytest.importorskip("ray")
+    from autograder.grade import course_cells, run_class
+
+    for student, name in (("ada", "09_self_quiz.ipynb"), ("bob", "04_expectile_loss.ipynb")):
+        (tmp_path / student).mkdir()
+        shutil.copy(SOLUTIONS / name, tmp_path / student / name)
+    students, cells = collect(tmp_path), course_cells()
+    sandboxed = unavailable() is None
+    serial = {s: graded for s, graded, _ in run_class(students, cells, sandboxed=sandboxed)}
+    on_ray = {s: graded for s, graded, _ in run_class(students, cells, sandboxed=sandboxed, ray="local")}
+    assert on_ray == serial and set(serial["bob"]["04_expectile_loss.ipynb"]) == {"ch04_blank2_hidden"}

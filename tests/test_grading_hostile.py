@@ -1,8 +1,8 @@
 """Hostile submissions: one `make grade` of a small class where most students attack.
 
-One grading run (real bubblewrap sandbox, real nbgrader record) of two honest students,
-the cheat the issue describes, and one student per threat, each attacking through the
-chapter-4 blank. Each attack must score 0 on that blank and be named in the student's
+One grading run (real bubblewrap sandbox, real nbgrader record) of two honest students
+(chapters 4 and 9), the cheat the issue describes, and one student per threat, each
+attacking through the chapter-4 blank. Each attack must score 0 on that blank and be named in the student's
 feedback; the honest students keep their points; nothing is written outside the
 sandbox's scratch; no process is left; every job ends within its limits.
 """
@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from autograder.grade import collect, grade_class
-from autograder.sandbox import Limits, available
+from autograder.sandbox import Limits, unavailable
 
-pytestmark = pytest.mark.skipif(not available(), reason="bwrap (bubblewrap) is not installed")
+NO_SANDBOX = unavailable()
+pytestmark = pytest.mark.skipif(NO_SANDBOX is not None, reason=f"no sandbox here: {NO_SANDBOX}")
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -165,7 +166,7 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     submissions, course = root / "submissions", root / "course"
     ada = submissions / "ada"
-    _write(ada, {path.name: json.loads(path.read_text()) for path in SOLUTIONS.glob("*.ipynb")})
+    _write(ada, {name: _notebook(name) for name in (CH04, CH09)})
     quiz = {f"ch09_answer_{k}": f"answer_{k} = {v!r}\n" for k, v in QUIZ_ANSWERS.items()}
     _write(submissions / "bob", {CH04: _notebook(CH04, {BLANK2: WRONG}), CH09: _notebook(CH09, quiz)})
     _write(submissions / "cheat", {CH04: _notebook(CH04, {BLANK2: WRONG}, extra=PATCH_EVERYTHING)})
@@ -191,7 +192,7 @@ def _graded_cell_outputs(grades, student: str, grade_id: str) -> str:
 
 def test_honest_students_keep_their_points(graded):
     grades = graded["grades"]
-    assert grades.total("ada") == (42.0, 42.0)
+    assert grades.total("ada") == (17.0, 42.0)  # chapters 4 and 9 handed in, every point
     bob = grades.scores["bob"]
     assert bob[HIDDEN2][0] == 0
     assert {gid: s for gid, (s, _) in bob.items() if gid.startswith("ch09")} == {
@@ -222,4 +223,4 @@ def test_nothing_outside_the_scratch_changed_and_no_process_is_left(graded):
 def test_every_student_finishes_within_the_limits(graded):
     seconds = graded["grades"].seconds
     assert max(seconds[a] for a in ATTACKS) < LIMITS.wall_s
-    assert seconds["ada"] < 7 * LIMITS.wall_s
+    assert seconds["ada"] < 2 * LIMITS.wall_s
