@@ -6,13 +6,13 @@ stitch: tests/test_train.py).
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
 
 from autograder.course import NOTEBOOKS, SOLUTIONS
 from autograder.grade import grade_class
-from autograder.sandbox import available
 from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
 from iql_lib.config import make_config
 from iql_lib.course.checks import check_blanks
@@ -28,7 +28,8 @@ def guide_notebooks(tmp_path_factory):
 
 
 def test_the_guides_answers_earn_full_marks_from_the_grader(guide_notebooks, tmp_path):
-    grades = grade_class({"guide": guide_notebooks}, tmp_path / "grading", sandboxed=available())
+    # in the bubblewrap sandbox where there is one (CI installs it), as `make grade` grades
+    grades = grade_class({"guide": guide_notebooks}, tmp_path / "grading", sandboxed=shutil.which("bwrap") is not None)
     blanks = {gid: score for gid, score in grades.scores["guide"].items() if "blank" in gid}
     assert len(blanks) == len(BLANK_NAMES), blanks
     assert all(score == maximum == 5 for score, maximum in blanks.values()), blanks
