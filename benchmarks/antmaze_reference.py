@@ -30,17 +30,16 @@ sys.path.insert(0, str(HERE.parent))
 
 from iql_lib.config import make_config  # noqa: E402
 from iql_lib.course import experiments  # noqa: E402
+from iql_lib.course_sets import ANTMAZE_REFERENCE  # noqa: E402
 from iql_lib.logs import CSV_NAME, METRIC  # noqa: E402
 from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_thresholds  # noqa: E402
 
 REFERENCE = HERE / "results" / "antmaze_reference"
 TASKS = {slot.env_name: load_thresholds()[slot.task] for slot in SUBMISSION_SLOTS.values()}  # by env name
-MEDIUM, UMAZE = "antmaze-medium-diverse-v0", "antmaze-umaze-v0"
 # (algo, task, ζ, filtered BC's top %) of every configuration the course's AntMaze experiments
 # run (SPEC: P1, P2) and the baselines they are read against, the most telling first
-CONFIGS = [("iql", MEDIUM, 0.9, None), ("bc", MEDIUM, None, None), ("awac", MEDIUM, None, None),
-           ("iql", UMAZE, 0.9, None), ("iql", UMAZE, 0.2, None), ("bc", UMAZE, None, None),
-           ("awac", UMAZE, None, None), ("bc", MEDIUM, None, 10.0), ("bc", UMAZE, None, 10.0)]
+CONFIGS = [(c.knobs["algo"], c.env_name, c.knobs.get("expectile"), c.knobs.get("filter_top_percent"))
+           for c in ANTMAZE_REFERENCE]
 
 
 def run_dirs(root: Path, algo: str, task: str, expectile: float | None, top: float | None = None) -> list[Path]:

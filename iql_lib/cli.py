@@ -232,7 +232,8 @@ def sweep_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_argument_group("what to train (a grid: every combination of the values given)")
     _add(what, "--course", nargs="+", choices=sorted(COURSE_SETS),
-         help="the course's sets: p1 (AWAC, two mazes), p2 (IQL ζ sweep, medium-diverse), stitching (P2.3)")
+         help="the course's sets: p1 (AWAC, two mazes), p2 (IQL ζ sweep, medium-diverse), baselines (BC "
+              "and filtered BC, two mazes), stitching (P2.3)")
     _add(what, "--grid", help="a TOML file: axes as lists (expectile = [0.5, 0.9]), shared settings as values; "
                               "flags given here override it")
     _add(what, "--algo", nargs="+", choices=["iql", "awac", "bc"], help="algorithms (default iql)")
