@@ -93,7 +93,7 @@ def blank_raised(err: BaseException) -> LearnerError | None:
     code = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
     return BlankRaised(
         f"{blank_label(frame.name)} raised {type(err).__name__}: {err}\n"
-        f"  at line {frame.lineno} of its cell: {code}\n"
+        f"  at line {frame.lineno} of its cell{': ' + code if code else ''}\n"
         f"  fix it in {blank_cell(frame.name)}, run that cell and save its notebook, "
         "then try again.")
 
