@@ -312,6 +312,6 @@ def ensure_default_dataset(task: str, progress: bool = True) -> Path:
     if not path.exists():
         print(f"{task}: no dataset yet; generating the default one ({DEFAULT_TRANSITIONS} transitions, "
               f"{DEFAULT_STYLE} style, seed 0) into {path}. This happens once and takes about "
-              f"8 minutes on a 2-core CPU.")
+              f"6 minutes on two free cores (10 on one).")
         generate_to_file(task, path, DEFAULT_TRANSITIONS, seed=0, workers=default_workers(), progress=progress)
     return path
