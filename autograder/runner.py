@@ -46,6 +46,9 @@ BLOCKED_EVENTS = (
 INTROSPECTION = ("object.__getattr__", "sys._getframe", "sys._current_frames", "compile", "exec",
                  "code.__new__", "marshal.load", "function.__new__")
 STUDENT = "<your cell"  # the file name of the student's code
+# What changes a path without opening it: allowed in the scratch folder and /tmp only.
+PATH_CHANGES = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.truncate",
+                "os.utime", "shutil.rmtree", "os.setxattr", "os.removexattr")
 BLOCKED_IMPORTS = ("_posixsubprocess", "ctypes", "_ctypes", "cffi", "_cffi_backend", "multiprocessing")
 FINGERPRINTED = (  # and every iql_lib module
     "builtins", "math", "operator", "functools", "torch", "torch.nn", "torch.nn.functional",
@@ -219,6 +222,11 @@ def main():
         finally:
             busy[0] = False
 
+    def outside(path):
+        path = os.path.abspath(os.fsdecode(path))
+        if not any(path == root or path.startswith(root + os.sep) for root in writable):
+            raise refuse(f"writing {path}")
+
     def audit(event, args):
         if busy[0]:
             return
@@ -227,10 +235,12 @@ def main():
                 raise refuse(f"{event}{tuple(a for a in args if isinstance(a, (int, str)))[:2]}")
         elif event == "import" and args[0] in BLOCKED_IMPORTS:
             raise refuse(f"import {args[0]}")
-        elif event == "open" and not isinstance(args[0], int) and args[0] is not None and _writes(args):
-            path = os.path.abspath(os.fsdecode(args[0]))
-            if not path.startswith(writable):
-                raise refuse(f"writing {path}")
+        elif event == "open" and isinstance(args[0], (str, bytes)) and _writes(args):
+            outside(args[0])
+        elif event in PATH_CHANGES:
+            for path in args[:2] if event in ("os.rename", "os.symlink", "os.link") else args[:1]:
+                if isinstance(path, (str, bytes)):
+                    outside(path)
         elif event.startswith(BLOCKED_EVENTS):
             raise refuse(f"{event}{tuple(a for a in args if isinstance(a, (int, str)))}")
 

@@ -262,6 +262,12 @@ def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_pat
     assert len(maps.trajectories) == 1 and len(maps.trajectories[0]) > 1
     png = plot_values_and_trajectories(maps.env, maps.values, maps.trajectories, tmp_path / "v.png")
     assert png.stat().st_size > 10_000
+    # iql-report shows it under the run's table
+    from iql_lib.report import build_report
+
+    markdown = build_report([str(run_dir)], tmp_path / "report")
+    assert "p2_1_zeta_sweep_value_map_iql_zeta_0.9.png" in markdown
+    assert (tmp_path / "report" / "p2_1_zeta_sweep_value_map_iql_zeta_0.9.png").stat().st_size > 10_000
 
 
 def test_the_bytes_do_not_depend_on_the_number_of_workers(tmp_path):

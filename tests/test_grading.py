@@ -230,14 +230,18 @@ def test_the_sandbox_scores_and_words_each_graded_cell_as_nbgrader_running_the_n
 
 
 def test_without_the_sandbox_the_runner_still_refuses_writes_outside_its_scratch(tmp_path):
-    target = tmp_path / "gradebook.db"
-    student = f"def f():\n    open({str(target)!r}, 'w').write('pwned')\n"
+    target, kept = tmp_path / "gradebook.db", tmp_path / "solutions.ipynb"
+    kept.write_text("{}")
+    write = f"def f():\n    open({str(target)!r}, 'w').write('pwned')\n"
+    remove = f"import os\ndef f():\n    os.remove({str(kept)!r})\n"
     job = {"setup": "import torch", "units": [
-        {"grade_id": "t1", "label": "t1", "student": student, "test": "f()"},
-        {"grade_id": "t2", "label": "t2", "student": "", "test": "assert 1 + 1 == 2"}]}
+        {"grade_id": "t1", "label": "t1", "student": write, "test": "f()"},
+        {"grade_id": "t2", "label": "t2", "student": remove, "test": "f()"},
+        {"grade_id": "t3", "label": "t3", "student": "", "test": "assert 1 + 1 == 2"}]}
     result = run_job(job, Limits(cpu_s=10, wall_s=60), sandboxed=False)
-    assert result.passed == {"t1": False, "t2": True}
-    assert "blocks writing" in result.details["t1"]["error"]["evalue"] and not target.exists()
+    assert result.passed == {"t1": False, "t2": False, "t3": True}
+    assert all("blocks writing" in result.details[t]["error"]["evalue"] for t in ("t1", "t2"))
+    assert not target.exists() and kept.read_text() == "{}"
 
 
 def test_make_grade_on_bad_input(tmp_path, capsys):
