@@ -5,9 +5,10 @@
 The set is P2.3 (`iql-sweep --course stitching`): IQL ζ = 0.9, IQL ζ = 0.2 and filtered BC
 (top 10 %), 3 seeds each, 50k steps. The sweep trains each configuration's seeds in one Ray
 task with one core; the baseline runs the same three `iql-train --seed 1 2 3` commands one
-after another, each with every core. Ray's overhead: starting a local Ray, the first task's
-round trip (a worker process starting), and shutting Ray down. The load average is recorded
-too: the numbers mean little on a machine busy with other work.
+after another, each with one thread too (on a CPU shared with other work, two threads per
+run measured several times slower here, not faster). Ray's overhead: starting a local Ray,
+the first task's round trip (a worker process starting), and shutting Ray down. The load
+average is recorded too: the numbers mean little on a machine busy with other work.
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results["iql_sweep_course_stitching_s"] = timed([str(BIN / "iql-sweep"), "--course", "stitching",
                                                          "--out", f"{tmp}/sweep", "--no-report"])
+        os.environ["OMP_NUM_THREADS"] = results["one_after_another_threads"] = "1"
         results["one_after_another_s"] = sum(
             timed([str(BIN / "iql-train"), "--seed", "1", "2", "3", "--out", f"{tmp}/serial", "--quiet",
                    *[arg for key, value in c.knobs.items() for arg in (FLAGS[key], f"{value:g}" if
