@@ -132,8 +132,9 @@ def data_main(argv: list[str] | None = None) -> int:
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
     gen.add_argument("--style", choices=["d4rl", "minari"], default="d4rl",
                      help="d4rl (default): D4RL's procedure, one goal per 1000-step episode kept after it "
-                          "is reached, 0.1 s steps; minari: a new goal whenever one is reached, a flip "
-                          "ends the episode, 0.05 s steps (like Minari's regenerated data)")
+                          "is reached, on D4RL's ant (0.1 s steps, its torque); minari: a new goal whenever "
+                          "one is reached, a flip ends the episode, gymnasium's ant (0.05 s steps), like "
+                          "Minari's regenerated data")
     gen.add_argument("--workers", type=int, help="processes making episodes side by side; the bytes do not "
                                                  "depend on it (default: the machine's cores, at most 4)")
     gen.add_argument("--out", help="the .npz file to write (default: the task's default dataset in the "
@@ -167,7 +168,7 @@ def data_main(argv: list[str] | None = None) -> int:
 
             out = args.out or default_dataset_path(args.task, args.seed, style=args.style)
             generate_to_file(args.task, out, args.transitions, seed=args.seed, style=args.style,
-                             workers=args.workers or default_workers())
+                             workers=default_workers() if args.workers is None else args.workers)
             print(f"wrote {out}")
             args = argparse.Namespace(dataset=str(out), env_name=args.task, plot=None)
         _print_info(args.dataset, args.env_name, args.plot)

@@ -215,6 +215,8 @@ def test_unknown_styles_and_ants_are_clear_errors():
         datagen.generate(UMAZE, 10, style="x", progress=False)
     with pytest.raises(ValueError, match="unknown ant 'fast'"):
         AntMazeEnv(UMAZE, ant="fast")
+    assert data_main(["generate", UMAZE, "--transitions", "0"]) == 2
+    assert data_main(["generate", UMAZE, "--transitions", "10", "--workers", "0"]) == 2
 
 
 # --- diagnostics: what the data offers about the evaluation goal ------------------------

@@ -237,6 +237,8 @@ def generate(task: str, transitions: int, seed: int = 0, style: str = DEFAULT_ST
 
     from tqdm.auto import tqdm
 
+    if transitions < 1 or workers < 1:
+        raise ValueError(f"need at least one transition and one worker (got {transitions} and {workers})")
     maker = EpisodeMaker(task, style, gait, action_noise)
     episodes, stats, made, index = [], ControllerStats(), 0, 0
     bar = tqdm(total=transitions, desc=f"generating {task} ({style})", unit="step", disable=not progress,
