@@ -207,7 +207,7 @@ def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits 
 
 def run_notebooks(submissions: dict[str, Path], course_root: Path, cell_timeout: int = NOTEBOOK_CELL_TIMEOUT_S) -> Grades:
     """nbgrader alone: every cell of every notebook executed in a kernel, unsandboxed."""
-    course = _fresh_course(course_root, only=set(course_cells()))
+    course = _fresh_course(course_root)
     for student, folder in submissions.items():
         dest = course / "submitted" / student / ASSIGNMENT
         dest.mkdir(parents=True)
