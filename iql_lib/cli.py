@@ -113,6 +113,7 @@ def train_main(argv: list[str] | None = None) -> int:
 
 
 def data_main(argv: list[str] | None = None) -> int:
+    from iql_lib.datagen.antmaze import DEFAULT_STYLE, STYLE_ANT
     from iql_lib.envs.antmaze import TASKS
 
     p = argparse.ArgumentParser(
@@ -130,8 +131,8 @@ def data_main(argv: list[str] | None = None) -> int:
     gen.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
     gen.add_argument("--transitions", type=int, default=1_000_000, help="steps to record (default 1000000)")
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
-    gen.add_argument("--style", choices=["d4rl", "minari"], default="d4rl",
-                     help="d4rl (default): D4RL's procedure, one goal per 1000-step episode kept after it "
+    gen.add_argument("--style", choices=sorted(STYLE_ANT), default=DEFAULT_STYLE,
+                     help=f"default {DEFAULT_STYLE}. d4rl: D4RL's procedure, one goal per 1000-step episode kept after it "
                           "is reached, on D4RL's ant (0.1 s steps, its torque); minari: a new goal whenever "
                           "one is reached, a flip ends the episode, gymnasium's ant (0.05 s steps), like "
                           "Minari's regenerated data")
