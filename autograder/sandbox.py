@@ -81,18 +81,20 @@ def _bwrap(limits: Limits) -> list[str]:
         command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         command += ["--unshare-user"]
+    # The private folders first, so that what is bound below stays visible when it lives
+    # under one of them (a checkout or a virtual environment in /tmp).
+    private = {"/tmp": 16 * MiB, "/scratch": limits.scratch_bytes}
+    for folder, size in private.items():
+        command += ["--perms", "1777", "--size", str(size), "--tmpfs", folder]
     visible = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache", "/etc/alternatives", "/etc/fonts",
                *python_homes, str(REPO / "iql_lib"), str(REPO / "datasets")]
-    parents = sorted({str(p) for path in visible for p in Path(path).parents if str(p) != "/"})
+    parents = sorted({str(p) for path in visible for p in Path(path).parents if str(p) not in ("/", *private)})
     for parent in parents:  # readable by the unprivileged user the runner becomes
         command += ["--perms", "0755", "--dir", parent]
     for path in visible:
         command += ["--ro-bind-try", path, path]
     command += ["--ro-bind", str(RUNNER), "/grader/runner.py",
-                "--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", str(16 * MiB), "--tmpfs", "/tmp",
-                "--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/scratch",
-                "--chdir", "/scratch"]
+                "--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch"]
     for key, value in _environment("/scratch").items():
         command += ["--setenv", key, value]
     return command + [sys.executable, "-I", "-B", "/grader/runner.py"]
