@@ -28,8 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from iql_lib import runs  # noqa: E402
 from iql_lib.config import make_config  # noqa: E402
-from iql_lib.course import experiments  # noqa: E402
 from iql_lib.course_sets import ANTMAZE_REFERENCE  # noqa: E402
 from iql_lib.logs import CSV_NAME, METRIC  # noqa: E402
 from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_thresholds  # noqa: E402
@@ -46,7 +46,7 @@ def run_dirs(root: Path, algo: str, task: str, expectile: float | None, top: flo
     """The seeds' run directories of one configuration below `root`, as iql-train names them."""
     cfg = make_config(task, algo=algo, expectile=expectile, filter_top_percent=top,
                       seeds=list(SUBMISSION_SEEDS), out=str(root))
-    return experiments.run_dirs(cfg)
+    return runs.run_dirs(cfg)
 
 
 def command(algo: str, task: str, expectile: float | None, top: float | None, out: str) -> str:
@@ -87,12 +87,12 @@ def main() -> None:
     for algo, task, expectile, top in CONFIGS:
         dirs = run_dirs(Path(args.runs), algo, task, expectile, top)
         knob = expectile or (f"top {top:g} %" if top else "–")
-        if not experiments.finished(dirs):
+        if not runs.finished(dirs):
             print(f"| {algo} | {task} | {knob} | not finished | | | |")
             continue
         for d in dirs:
             collect(d, REFERENCE)
-        s = experiments.summarise(dirs)
+        s = runs.summarise(dirs)
         seeds = ", ".join(f"{r:.1f}" for r in s["final_returns"])
         print(f"| {algo} | {task} | {knob} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
               f"{100 * s['success_rate']:.0f} ± {100 * s['success_rate_std']:.0f} % | "

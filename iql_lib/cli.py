@@ -1,19 +1,45 @@
-"""Command-line entry points: `iql-train`, `iql-data`, `iql-demo`.
+"""Command-line entry points: `iql-train`, `iql-data`, `iql-demo`, `iql-sweep`,
+`iql-report`, `iql-check-submission`.
 
 Every option has a dashed spelling (`--env-name`) and the underscore spelling the
 course's materials use (`--env_name`). Defaults not given on the command line come
-from `iql_lib.config`, per env family.
+from `iql_lib.config`, per env family. Every command runs through `_command`, so they
+all fail the same way: `<command>: error: ...` and exit code 2 for what the user can
+fix, 130 on Ctrl-C.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from iql_lib.config import ENV_FAMILY_DEFAULTS, TrainConfig, make_config
 from iql_lib.tracking import require_trackers
 
 ERRORS_SHOWN_PLAINLY = (ValueError, FileNotFoundError, RuntimeError)
+
+
+def _command(prog: str, interrupted: str | None = None):
+    """Wrap a command's main, which returns its exit code (None: 0): an error the user can
+    fix (a bad value, a missing file) prints one line, `prog: error: ...`, and exits 2
+    instead of a traceback; Ctrl-C exits 130, saying how to continue (`interrupted`) where
+    the command can."""
+    def wrap(main: Callable[[list[str] | None], int | None]) -> Callable[[list[str] | None], int]:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> int:
+            try:
+                return main(argv) or 0
+            except KeyboardInterrupt:
+                print(f"{prog}: interrupted" + (f"; {interrupted}" if interrupted else ""), file=sys.stderr)
+                return 130
+            except ERRORS_SHOWN_PLAINLY as err:
+                print(f"{prog}: error: {err}", file=sys.stderr)
+                return 2
+        return run
+    return wrap
 
 
 def _add(parser: argparse.ArgumentParser, name: str, *aliases: str, **kwargs):
@@ -95,24 +121,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return make_config(args.env_name, **values)
 
 
-def train_main(argv: list[str] | None = None) -> int:
+@_command("iql-train", interrupted="rerun with --resume to continue from the last checkpoint")
+def train_main(argv: list[str] | None = None) -> None:
     args = train_parser().parse_args(argv)
-    try:
-        from iql_lib.train import train
+    from iql_lib.train import train  # after parsing: --help needs no torch
 
-        cfg = config_from_args(args)
-        for seed, run_dir in zip(cfg.seeds, train(cfg, progress=not args.quiet)):
-            print(f"seed {seed}: {run_dir}")
-    except KeyboardInterrupt:
-        print("interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)
-        return 130
-    except ERRORS_SHOWN_PLAINLY as err:
-        print(f"iql-train: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    cfg = config_from_args(args)
+    for seed, run_dir in zip(cfg.seeds, train(cfg, progress=not args.quiet)):
+        print(f"seed {seed}: {run_dir}")
 
 
-def data_main(argv: list[str] | None = None) -> int:
+@_command("iql-data")
+def data_main(argv: list[str] | None = None) -> None:
     from iql_lib.datagen.antmaze import DEFAULT_STYLE, STYLE_ANT
     from iql_lib.envs.antmaze import TASKS
 
@@ -150,33 +170,28 @@ def data_main(argv: list[str] | None = None) -> int:
     conv.add_argument("out", help="the .npz file to write (it records the data's frame)")
     conv.add_argument("--download", action="store_true", help="fetch a minari: dataset (needs the network)")
     args = p.parse_args(argv)
-    try:
-        if args.command == "convert":
-            from iql_lib.data.loaders import convert
+    if args.command == "convert":
+        from iql_lib.data.loaders import convert
 
-            data = convert(args.source, args.out, download=args.download)
-            print(f"wrote {args.out}: {len(data)} transitions, {len(data.episode_bounds())} episodes")
-            return 0
-        if args.command == "make-stitching":
-            from iql_lib.data.stitching import generate_stitching_dataset
+        data = convert(args.source, args.out, download=args.download)
+        print(f"wrote {args.out}: {len(data)} transitions, {len(data.episode_bounds())} episodes")
+        return
+    if args.command == "make-stitching":
+        from iql_lib.data.stitching import generate_stitching_dataset
 
-            data, personas = generate_stitching_dataset(args.seed)
-            data.save_npz(args.out, personas=personas)
-            print(f"wrote {args.out}")
-            args = argparse.Namespace(dataset=args.out, env_name="PointmassMedium-v0", plot=None)
-        elif args.command == "generate":
-            from iql_lib.datagen.antmaze import default_dataset_path, default_workers, generate_to_file
+        data, personas = generate_stitching_dataset(args.seed)
+        data.save_npz(args.out, personas=personas)
+        print(f"wrote {args.out}")
+        args = argparse.Namespace(dataset=args.out, env_name="PointmassMedium-v0", plot=None)
+    elif args.command == "generate":
+        from iql_lib.datagen.antmaze import default_dataset_path, default_workers, generate_to_file
 
-            out = args.out or default_dataset_path(args.task, args.seed, style=args.style)
-            generate_to_file(args.task, out, args.transitions, seed=args.seed, style=args.style,
-                             workers=default_workers() if args.workers is None else args.workers)
-            print(f"wrote {out}")
-            args = argparse.Namespace(dataset=str(out), env_name=args.task, plot=None)
-        _print_info(args.dataset, args.env_name, args.plot)
-    except ERRORS_SHOWN_PLAINLY as err:
-        print(f"iql-data: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+        out = args.out or default_dataset_path(args.task, args.seed, style=args.style)
+        generate_to_file(args.task, out, args.transitions, seed=args.seed, style=args.style,
+                         workers=default_workers() if args.workers is None else args.workers)
+        print(f"wrote {out}")
+        args = argparse.Namespace(dataset=str(out), env_name=args.task, plot=None)
+    _print_info(args.dataset, args.env_name, args.plot)
 
 
 def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
@@ -260,44 +275,58 @@ def sweep_parser() -> argparse.ArgumentParser:
     return p
 
 
+@_command("iql-sweep", interrupted="rerun the same command to resume (finished trials are skipped)")
 def sweep_main(argv: list[str] | None = None) -> int:
     from iql_lib.sweep import AXES, SHARED, course_trials, grid_trials, read_grid_file, run_sweep
 
     args = sweep_parser().parse_args(argv)
-    try:
-        flags = {k: v for k, v in vars(args).items() if k in AXES + SHARED and v not in (None, False)}
-        grid = {**(read_grid_file(args.grid) if args.grid else {}), **flags}
-        grid.setdefault("seeds", [1, 2, 3])
-        require_trackers(grid.get("wandb", False), grid.get("tensorboard", False))
-        out = Path(args.out).resolve()
-        if args.course:
-            if args.grid or any(k in grid for k in AXES):
-                raise ValueError("--course runs the course's configurations: give no grid (--grid, --algo, "
-                                 "--env-name, --iql-expectile, ...) with it")
-            trials = course_trials(args.course, grid, out)
-        else:
-            trials = grid_trials(grid, out)
-        if args.fresh:
-            for t in trials:
-                t.trial.clear()
-        return run_sweep(trials, out, address=args.address, num_cpus=args.num_cpus,
-                         cpus_per_trial=args.cpus_per_trial, max_retries=args.max_retries,
-                         report=not args.no_report)
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume (finished trials are skipped)", file=sys.stderr)
-        return 130
-    except ERRORS_SHOWN_PLAINLY as err:
-        print(f"iql-sweep: error: {err}", file=sys.stderr)
-        return 2
+    flags = {k: v for k, v in vars(args).items() if k in AXES + SHARED and v not in (None, False)}
+    grid = {**(read_grid_file(args.grid) if args.grid else {}), **flags}
+    grid.setdefault("seeds", [1, 2, 3])
+    require_trackers(grid.get("wandb", False), grid.get("tensorboard", False))
+    out = Path(args.out).resolve()
+    if args.course:
+        if args.grid or any(k in grid for k in AXES):
+            raise ValueError("--course runs the course's configurations: give no grid (--grid, --algo, "
+                             "--env-name, --iql-expectile, ...) with it")
+        trials = course_trials(args.course, grid, out)
+    else:
+        trials = grid_trials(grid, out)
+    if args.fresh:
+        for t in trials:
+            t.trial.clear()
+    return run_sweep(trials, out, address=args.address, num_cpus=args.num_cpus,
+                     cpus_per_trial=args.cpus_per_trial, max_retries=args.max_retries,
+                     report=not args.no_report)
 
 
-def demo_main(argv: list[str] | None = None) -> int:
+@_command("iql-demo", interrupted="rerun the same command to resume (finished runs are skipped)")
+def demo_main(argv: list[str] | None = None) -> None:
     from iql_lib.experiments import stitching_parser, run_stitching
 
-    args = stitching_parser().parse_args(argv)
-    try:
-        run_stitching(args)
-    except ERRORS_SHOWN_PLAINLY as err:
-        print(f"iql-demo: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    run_stitching(stitching_parser().parse_args(argv))
+
+
+@_command("iql-report")
+def report_main(argv: list[str] | None = None) -> None:
+    from iql_lib.algos import load_blanks
+    from iql_lib.report import build_report, report_parser
+
+    args = report_parser().parse_args(argv)
+    blanks = load_blanks(args.blanks) if args.blanks else None
+    print(build_report(args.runs, Path(args.out), blanks), end="")
+
+
+@_command("iql-check-submission")
+def check_submission_main(argv: list[str] | None = None) -> int:
+    """Exit code 0: every check passes; 1: a rule fails; 2: usage error (no such folder, an
+    unusable thresholds file)."""
+    from iql_lib.submission import check, json_report, load_thresholds, submission_parser, text_report
+
+    args = submission_parser().parse_args(argv)
+    if not args.folder.is_dir():
+        raise FileNotFoundError(f"no folder {args.folder}")
+    checks = check(args.folder, load_thresholds(args.thresholds))
+    print(json.dumps(json_report(checks), indent=2) if args.json
+          else text_report(args.folder, args.thresholds, checks))
+    return 0 if all(c.ok for c in checks) else 1

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from iql_lib.course.experiments import read_curves
-from iql_lib.course.experiments import summarise as summarise_seeds
 from iql_lib.course_sets import STITCHING_ENV as ENV_NAME
 from iql_lib.course_sets import STITCHING_METHODS
+from iql_lib.runs import read_curves
+from iql_lib.runs import summarise as summarise_seeds
 from iql_lib.tables import MeanStd, Table
 from iql_lib.trial import Trial, train_trial
 FINAL_POLICY_EPISODES = 100  # episodes per seed when the final policies are re-evaluated

@@ -15,7 +15,7 @@ runs cover (SPEC, "Experiments the course runs"):
 Every table goes to `report.md` and `report.tex` (booktabs), with a learning-curves PNG
 (mean ± std over seeds). The Markdown is printed to stdout; notes (tables skipped for
 lack of runs, unfinished runs left out, plots that could not be drawn) go to stderr.
-The numbers come from `course.experiments.summarise`, as the demo's summary.json's do.
+The numbers come from `iql_lib.runs.summarise`, as the demo's summary.json's do.
 """
 from __future__ import annotations
 
@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from iql_lib.cli import ERRORS_SHOWN_PLAINLY
 from iql_lib.config import TrainConfig, default_exp_name
-from iql_lib.course.experiments import best_method, finished, read_curves, summarise
 from iql_lib.experiments import ENV_NAME as STITCHING_ENV
 from iql_lib.experiments import final_policies, modes_table, plot_stitching_curves, stitching_summary, stitching_table
 from iql_lib.logs import CSV_NAME
+from iql_lib.runs import best_method, finished, read_curves, summarise
 from iql_lib.tables import DASH, Cell, MeanStd, Table
 from iql_lib.train import dataset_path, read_run_config
 
@@ -197,8 +196,8 @@ def _slug(label: str) -> str:
 
 def _value_maps(key: str, methods: list[Method], out: Path, blanks=None) -> list[str]:
     """Per IQL method, V over the maze with greedy rollouts of its first seed's final policy
-    (`course.value_maps`): why a run fails shows there (V flat far from the goal, ...)."""
-    from iql_lib.course.value_maps import plot_antmaze_value_map
+    (`iql_lib.value_maps`): why a run fails shows there (V flat far from the goal, ...)."""
+    from iql_lib.value_maps import plot_antmaze_value_map
 
     figures = []
     for m in methods:
@@ -314,6 +313,7 @@ def build_report(paths: list[str], out: Path, blanks=None) -> str:
 
 
 def report_parser() -> argparse.ArgumentParser:
+    """`iql-report`'s options (the command is `iql_lib.cli.report_main`)."""
     p = argparse.ArgumentParser(
         prog="iql-report",
         description="Build the course's write-up tables (ζ sweep, IQL on medium-diverse, AWAC vs IQL, "
@@ -324,17 +324,3 @@ def report_parser() -> argparse.ArgumentParser:
                    help="the six IQL blanks to rebuild IQL policies with for the trajectory plots "
                         "(default: the blanks each run was trained with)")
     return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    from iql_lib.algos import load_blanks
-
-    args = report_parser().parse_args(argv)
-    try:
-        blanks = load_blanks(args.blanks) if args.blanks else None
-        markdown = build_report(args.runs, Path(args.out), blanks)
-    except ERRORS_SHOWN_PLAINLY as err:
-        print(f"iql-report: error: {err}", file=sys.stderr)
-        return 2
-    print(markdown, end="")
-    return 0

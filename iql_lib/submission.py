@@ -23,6 +23,10 @@ other columns may be there too. The rules, each failure naming its file and a fi
 
 Final steps, time limits and bars live in `thresholds.toml` beside this module, with the
 reasoning behind every number; an instructor passes their own with `--thresholds FILE`.
+
+`write_submission(slot, dirs, out)` fills a slot's folder from three run folders, refusing
+what these rules would reject (chapter 8, `iql-sweep --course`); `check_submission(out)`
+lists what still fails, one line each.
 """
 from __future__ import annotations
 
@@ -32,12 +36,13 @@ import io
 import json
 import math
 import re
-import sys
+import shutil
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-from iql_lib.logs import METRIC
+from iql_lib.logs import CSV_NAME, METRIC
+from iql_lib.runs import finished
 
 THRESHOLDS = Path(__file__).with_name("thresholds.toml")
 
@@ -410,6 +415,67 @@ def check(root: str | Path, thresholds: dict[str, Task] | None = None, slots: li
     return checks + [c for c in layout if not any(in_folder(c.file, s.folder) for s in chosen)]
 
 
+# --- writing one from run folders ------------------------------------------------------------
+
+_PER_SEED_KEYS = ("seed", "run_name", "resume", "out")
+
+
+def write_submission(slot: str, dirs: list[Path], out: str | Path = "csv_data", *,
+                     practice: bool = False) -> list[Path]:
+    """Copy the three seeds' `eval.csv` into `out/<slot>/<stem>_seed<k>.csv`.
+
+    Refuses anything the autograder would reject: not exactly seeds 1, 2, 3; runs that
+    differ in anything but the seed (e.g. two ζ values); an unfinished run; the wrong
+    algorithm; or the wrong task (`practice=True` lets any task through, to try the
+    layout with PointMass runs). CSVs already in the slot's folder are replaced.
+    """
+    if slot not in SUBMISSION_SLOTS:
+        raise ValueError(f"unknown slot {slot!r}; the SPEC's slots are {sorted(SUBMISSION_SLOTS)}")
+    spec = SUBMISSION_SLOTS[slot]
+    dirs = [Path(d) for d in dirs]
+    configs = []
+    for d in dirs:
+        if not (d / "config.json").exists():
+            raise FileNotFoundError(f"{d}: no config.json (was this run trained?)")
+        configs.append(json.loads((d / "config.json").read_text()))
+    seeds = sorted(c["seed"] for c in configs)
+    if tuple(seeds) != SUBMISSION_SEEDS:
+        raise ValueError(f"{slot} needs exactly seeds {list(SUBMISSION_SEEDS)}, got {seeds}")
+    shared = [{k: v for k, v in c.items() if k not in _PER_SEED_KEYS} for c in configs]
+    for c in shared[1:]:
+        differ = sorted(k for k in c if c[k] != shared[0].get(k))
+        if differ:
+            raise ValueError(f"{slot}: the three runs must differ only in their seed; they also "
+                             f"differ in {differ} (one folder holds one ζ only)")
+    if shared[0]["algo"] != spec.algo:
+        raise ValueError(f"{slot} holds {spec.algo} runs, these are {shared[0]['algo']}")
+    if shared[0]["env_name"] != spec.env_name and not practice:
+        raise ValueError(f"{slot} holds {spec.env_name} runs, these are {shared[0]['env_name']} "
+                         f"(pass practice=True to try the layout with other runs)")
+    if not finished(dirs):
+        raise ValueError(f"{slot}: not every run reached its final step ({[str(d) for d in dirs]})")
+
+    folder = Path(out) / spec.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    written = []
+    for d, c in sorted(zip(dirs, configs), key=lambda pair: pair[1]["seed"]):
+        target = folder / f"{spec.stem}_seed{c['seed']}.csv"
+        shutil.copyfile(d / CSV_NAME, target)
+        written.append(target)
+    return written
+
+
+def check_submission(out: str | Path = "csv_data", slots: list[str] | None = None, *,
+                     practice: bool = False) -> list[str]:
+    """What `iql-check-submission out` would fail, one line each (an empty list when all is
+    well). `slots` defaults to all four of the SPEC's; `practice=True` checks the layout of a
+    folder written from other runs (PointMass) and skips the task's final step and bars."""
+    return [f"{Path(out) / c.file}: {c.message}; fix: {c.fix}"
+            for c in check(out, slots=slots, practice=practice) if not c.ok]
+
+
 # --- reports and the command line ------------------------------------------------------------
 
 def json_report(checks: list[Check]) -> dict:
@@ -442,7 +508,8 @@ def text_report(root: Path, thresholds: Path, checks: list[Check]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def submission_parser() -> argparse.ArgumentParser:
+    """`iql-check-submission`'s options (the command is `iql_lib.cli.check_submission_main`)."""
     p = argparse.ArgumentParser(
         prog="iql-check-submission",
         description="Check a csv_data/ submission: layout, W&B-shaped CSVs, one zeta, distinct seeds, "
@@ -452,20 +519,4 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     p.add_argument("--thresholds", type=Path, default=THRESHOLDS,
                    help=f"final steps and return bars per task (default: {THRESHOLDS})")
-    args = p.parse_args(argv)
-    if not args.folder.is_dir():
-        print(f"iql-check-submission: error: no folder {args.folder}", file=sys.stderr)
-        return 2
-    try:
-        tasks = load_thresholds(args.thresholds)
-    except ThresholdsError as err:
-        print(f"iql-check-submission: error: {err}", file=sys.stderr)
-        return 2
-    checks = check(args.folder, tasks)
-    print(json.dumps(json_report(checks), indent=2) if args.json
-          else text_report(args.folder, args.thresholds, checks))
-    return 0 if all(c.ok for c in checks) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return p

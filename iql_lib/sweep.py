@@ -243,7 +243,8 @@ def _write_summary(trials: list[SweepTrial], path: Path) -> None:
 def write_course_csvs(trials: list[SweepTrial], csv_data: Path) -> None:
     """The course's csv_data/ from the finished course trials: one folder per slot, and for
     P2/1 the ζ with the best final return; then `iql-check-submission`'s verdict."""
-    from iql_lib.course.experiments import best_method, check_submission, write_submission
+    from iql_lib.runs import best_method
+    from iql_lib.submission import check_submission, write_submission
 
     slots: dict[str, dict[str, list[Path]]] = {}
     for t in trials:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from iql_lib.config import TrainConfig, make_config
-from iql_lib.course.experiments import run_dirs
 from iql_lib.logs import RunLogger, reached_step
+from iql_lib.runs import run_dirs
 
 
 @dataclass(frozen=True)

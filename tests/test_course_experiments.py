@@ -1,5 +1,5 @@
-"""Chapter 8's helpers: finding AntMaze data, reading seeds back, the health checks and
-the csv_data/ submission layout."""
+"""Chapter 8's helpers: finding AntMaze data, reading seeds back (`iql_lib.runs`), the
+health checks and the csv_data/ submission layout (`iql_lib.submission`)."""
 from __future__ import annotations
 
 import json
@@ -12,22 +12,10 @@ import pytest
 
 from iql_lib.cli import config_from_args, train_parser
 from iql_lib.config import make_config
-from iql_lib.course.experiments import (
-    SUBMISSION_SLOTS,
-    best_method,
-    check_submission,
-    data_env_var,
-    find_antmaze_data,
-    finished,
-    read_curves,
-    results_markdown,
-    run_dirs,
-    signals_markdown,
-    summarise,
-    training_signals,
-    write_submission,
-)
+from iql_lib.course.experiments import data_env_var, find_antmaze_data, signals_markdown, training_signals
 from iql_lib.datagen.antmaze import default_dataset_path
+from iql_lib.runs import best_method, finished, read_curves, results_markdown, run_dirs, summarise
+from iql_lib.submission import SUBMISSION_SLOTS, check_submission, write_submission
 from iql_lib.train import train
 from tests.conftest import fake_runs
 

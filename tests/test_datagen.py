@@ -245,8 +245,8 @@ def test_diagnostics_count_rewarded_steps_episodes_reaching_the_goal_and_lingeri
 
 
 def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_path, d4rl_umaze):
-    from iql_lib.course.value_maps import antmaze_value_map
     from iql_lib.plots import plot_values_and_trajectories
+    from iql_lib.value_maps import antmaze_value_map
 
     data, extra = d4rl_umaze
     path = tmp_path / "umaze.npz"

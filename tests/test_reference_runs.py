@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.antmaze_reference import REFERENCE, bar, run_dirs
-from iql_lib.course.experiments import check_submission, summarise, write_submission
-from iql_lib.report import main as report_main
-from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_thresholds
+from iql_lib.cli import report_main
+from iql_lib.runs import summarise
+from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check_submission, load_thresholds, write_submission
 
 # The submission slots whose reference runs are measured and kept, with their (algo, task,
 # ζ). IQL on umaze was measured before runs were kept (its figures are in thresholds.toml);

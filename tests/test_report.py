@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from iql_lib.experiments import STITCHING_METHODS, run_stitching, stitching_parser
-from iql_lib.report import main
+from iql_lib.cli import report_main
 from tests.conftest import fake_runs
 
 UMAZE, MEDIUM = "antmaze-umaze-v0", "antmaze-medium-diverse-v0"
@@ -17,7 +17,7 @@ NUMBER = re.compile(r"-?\d+\.\d+|-?\d+")
 
 
 def report(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
+    rc = report_main([str(a) for a in argv])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 

@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from iql_lib.cli import check_submission_main
 from iql_lib.logs import RunLogger
-from iql_lib.submission import (
-    SUBMISSION_SLOTS,
-    THRESHOLDS,
-    check,
-    load_thresholds,
-    main,
-    read_run,
-)
+from iql_lib.submission import SUBMISSION_SLOTS, THRESHOLDS, check, load_thresholds, read_run
 
 TASKS = load_thresholds()
 # Final returns that clear the bars: AWAC never reaching the medium maze's goal (-1000) is
@@ -230,25 +224,25 @@ def test_practice_skips_only_the_task_rules(sub):
 # --- the command line ----------------------------------------------------------------------
 
 def test_cli_exit_codes_and_text_report(sub, capsys):
-    assert main([str(sub)]) == 0
+    assert check_submission_main([str(sub)]) == 0
     assert "OK: the submission passes every check." in capsys.readouterr().out
     (sub / "P2/2/iql_medium_maze_seed3.csv").unlink()
-    assert main([str(sub)]) == 1
+    assert check_submission_main([str(sub)]) == 1
     out = capsys.readouterr().out
     assert "FAIL layout" in out and "P2/2/iql_medium_maze_seed3.csv: missing" in out and "fix: add" in out
     with pytest.raises(SystemExit) as usage:
-        main([])
+        check_submission_main([])
     assert usage.value.code == 2
-    assert main([str(sub / "nowhere")]) == 2
+    assert check_submission_main([str(sub / "nowhere")]) == 2
     assert "no folder" in capsys.readouterr().err
 
 
 def test_cli_json_report(sub, capsys):
-    assert main([str(sub), "--json"]) == 0
+    assert check_submission_main([str(sub), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is True and report["failures"] == [] and len(report["checks"]) == 4 * 7 - 2
     (sub / "P2/1/iql_umaze_seed1.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    assert main([str(sub), "--json"]) == 1
+    assert check_submission_main([str(sub), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert report["failures"] == [{"file": "P2/1/iql_umaze_seed1.csv", "rule": "readable",
@@ -259,12 +253,12 @@ def test_cli_json_report(sub, capsys):
 def test_cli_reads_an_instructors_thresholds(sub, tmp_path, capsys):
     strict = THRESHOLDS.read_text().replace("iql = -550", "iql = -100")
     (tmp_path / "strict.toml").write_text(strict)
-    assert main([str(sub), "--thresholds", str(tmp_path / "strict.toml")]) == 1
+    assert check_submission_main([str(sub), "--thresholds", str(tmp_path / "strict.toml")]) == 1
     assert "below the bar -100" in capsys.readouterr().out
     (tmp_path / "broken.toml").write_text(strict.replace("final_step = 300_000", "final_step = 'all'"))
-    assert main([str(sub), "--thresholds", str(tmp_path / "broken.toml")]) == 2
+    assert check_submission_main([str(sub), "--thresholds", str(tmp_path / "broken.toml")]) == 2
     assert "[umaze] needs the numbers final_step" in capsys.readouterr().err
-    assert main([str(sub), "--thresholds", str(tmp_path / "missing.toml")]) == 2
+    assert check_submission_main([str(sub), "--thresholds", str(tmp_path / "missing.toml")]) == 2
 
 
 def test_console_script_prints_no_traceback_on_junk(sub):

@@ -163,6 +163,32 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert "--iql-expectile must lie in (0, 1)" in capsys.readouterr().err
 
 
+def test_every_command_stops_on_ctrl_c_and_on_bad_input_the_same_way(capsys):
+    """The runner behind every command: Ctrl-C exits 130 saying how to continue, a fixable
+    error exits 2 on one line, the command's own exit code passes through, a bug still raises."""
+    from iql_lib.cli import _command
+
+    def main(argv):
+        if argv == ["ctrl-c"]:
+            raise KeyboardInterrupt
+        if argv == ["bad"]:
+            raise FileNotFoundError("no such run")
+        if argv == ["bug"]:
+            raise TypeError("a bug")
+        return 1 if argv == ["fails"] else None
+
+    command = _command("iql-x", interrupted="rerun with --resume")(main)
+    assert command(["ctrl-c"]) == 130
+    assert capsys.readouterr().err == "iql-x: interrupted; rerun with --resume\n"
+    assert _command("iql-y")(main)(["ctrl-c"]) == 130
+    assert capsys.readouterr().err == "iql-y: interrupted\n"
+    assert command(["bad"]) == 2
+    assert capsys.readouterr().err == "iql-x: error: no such run\n"
+    assert command([]) == 0 and command(["fails"]) == 1
+    with pytest.raises(TypeError):
+        command(["bug"])
+
+
 def test_cli_names_a_blank_with_the_wrong_shape(tmp_path, capsys):
     module = tmp_path / "my_blanks.py"
     module.write_text(reference_blanks_module().replace(

@@ -1,30 +1,28 @@
-"""Chapter 8 (Running the experiments): the helpers between training and a submission.
+"""Chapter 8 (Running the experiments): what the chapter adds to the library's run tools.
 
 - `find_antmaze_data(env_name)`: is there AntMaze data on this machine (a file named in
   an environment variable, a file in `datasets/`, a Minari dataset in the local store, or
   the dataset `iql-data generate` built)? Never touches the network.
-- `run_dirs(cfg)`, `read_curves(dirs)`, `summarise(dirs)`, `results_markdown(...)`: a
-  method's seeds read back from their run folders, as mean ± std across seeds.
-- `training_signals(dirs)`: the healthy-training checks on `metrics.jsonl`.
-- `write_submission(slot, dirs, out)`, `check_submission(out)`: the SPEC's `csv_data/`
-  layout, one W&B-shaped CSV per seed under the file name the autograder expects, checked
-  by `iql_lib.submission` (the checker behind `iql-check-submission`).
+- `training_signals(dirs)`, `signals_markdown(methods)`: the healthy-training checks on
+  `metrics.jsonl`.
+
+The chapter reads its methods' seeds back with `iql_lib.runs` (`run_dirs`, `summarise`,
+`results_markdown`, ...) and packs `csv_data/` with `iql_lib.submission`
+(`write_submission`, `check_submission`).
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from iql_lib.config import TrainConfig
 from iql_lib.datagen.antmaze import default_dataset_path
 from iql_lib.envs import DATASETS_DIR
-from iql_lib.logs import CSV_NAME, METRIC, reached_step, read_eval_csv, read_metrics
-from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check
+from iql_lib.logs import read_metrics
+from iql_lib.runs import finished, read_curves
 
 # --- where AntMaze data can come from ----------------------------------------------------
 
@@ -91,86 +89,6 @@ def find_antmaze_data(env_name: str, *, environ: dict | None = None, datasets_di
     looked.append(f"no generated dataset at {generated} (`iql-data generate {env_name}` builds one "
                   f"without the network, in about 6 minutes on 2 cores)")
     return DataCheck(env_name, None, "; ".join(looked))
-
-
-# --- a method's seeds, read back ---------------------------------------------------------
-
-def run_dirs(cfg: TrainConfig) -> list[Path]:
-    """The run folders `train(cfg)` writes, one per seed (they may not exist yet)."""
-    return [Path(cfg.out) / cfg.run_name(seed) for seed in cfg.seeds]
-
-
-def finished(dirs: list[Path]) -> bool:
-    """Every seed's run exists and logged its final evaluation."""
-    return all((d / "config.json").exists()
-               and reached_step(d, json.loads((d / "config.json").read_text())["num_timesteps"]) for d in dirs)
-
-
-def read_curves(dirs: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """`(steps [T], returns [n_seeds, T])` from the seeds' CSVs, cut to the steps all share."""
-    read = [read_eval_csv(Path(d) / CSV_NAME) for d in dirs]
-    length = min(len(steps) for steps, _ in read)
-    steps = np.array(read[0][0][:length])
-    for other, _ in read[1:]:
-        if list(other[:length]) != list(steps):
-            raise ValueError(f"seeds of {dirs[0].parent} were evaluated at different steps")
-    return steps, np.array([values[:length] for _, values in read], dtype=float)
-
-
-def _evaluations(d: Path) -> list[dict]:
-    return [m for m in read_metrics(Path(d) / "metrics.jsonl") if METRIC in m]
-
-
-def summarise(dirs: list[Path]) -> dict:
-    """Final-checkpoint statistics across seeds: Eval_AverageReturn (mean, std), the best
-    episode of the final evaluation (Eval_MaxReturn), the curve's peak, and success rate
-    (NaN when not logged). The one place that computes a method's mean ± std: the demo's
-    summary and `iql-report` read their numbers from here."""
-    final = [_evaluations(d)[-1] for d in dirs]
-    _, curves = read_curves(dirs)
-    seeds = [json.loads((Path(d) / "config.json").read_text())["seed"] for d in dirs]
-    returns = np.array([m[METRIC] for m in final])
-    best_episode = np.array([m["Eval_MaxReturn"] for m in final])
-    success = np.array([m.get("Eval_SuccessRate", np.nan) for m in final])
-    return {
-        "seeds": seeds,
-        "step": int(final[0]["step"]),
-        "final_returns": returns.tolist(),
-        "max_returns": best_episode.tolist(),
-        "mean": float(returns.mean()),
-        "std": float(returns.std()),
-        "max_return_mean": float(best_episode.mean()),
-        "max_return_std": float(best_episode.std()),
-        "peak_mean": float(curves.max(axis=1).mean()),
-        "success_rate": float(success.mean()),
-        "success_rate_std": float(success.std()),
-    }
-
-
-def results_markdown(methods: dict[str, list[Path]], *, dataset_best: float | None = None) -> str:
-    """One row per method (label -> its seeds' run folders): the results table as Markdown.
-    Methods without finished runs get a row that says so."""
-    header = ("| method | env | seeds | final Eval_AverageReturn (mean ± std) | max return: best episode "
-              "of the final evaluation (mean ± std) | peak of the curve (mean) | success rate |")
-    lines = [header, "|---|---|---|---|---|---|---|"]
-    for label, dirs in methods.items():
-        if not finished(dirs):
-            lines.append(f"| {label} | – | – | not trained yet | – | – | – |")
-            continue
-        s = summarise(dirs)
-        env = json.loads((Path(dirs[0]) / "config.json").read_text())["env_name"]
-        lines.append(f"| {label} | {env} | {len(s['seeds'])} | {s['mean']:.1f} ± {s['std']:.1f} "
-                     f"| {s['max_return_mean']:.1f} ± {s['max_return_std']:.1f} | {s['peak_mean']:.1f} "
-                     f"| {100 * s['success_rate']:.0f} % |")
-    if dataset_best is not None:
-        lines += ["", f"The dataset's best trajectory returns {dataset_best:.1f}."]
-    return "\n".join(lines) + "\n"
-
-
-def best_method(methods: dict[str, list[Path]]) -> str | None:
-    """The label with the highest final mean Eval_AverageReturn among finished methods."""
-    scores = {label: summarise(dirs)["mean"] for label, dirs in methods.items() if finished(dirs)}
-    return max(scores, key=scores.get) if scores else None
 
 
 # --- healthy training signals ------------------------------------------------------------
@@ -285,64 +203,3 @@ def signals_markdown(methods: dict[str, list[Path]]) -> str:
         for s in training_signals(dirs):
             lines.append(f"| {label} | {s.name} | {mark[s.healthy]} | {s.detail} |")
     return "\n".join(lines) + "\n"
-
-
-# --- the csv_data/ submission ------------------------------------------------------------
-
-_PER_SEED_KEYS = ("seed", "run_name", "resume", "out")
-
-
-def write_submission(slot: str, dirs: list[Path], out: str | Path = "csv_data", *,
-                     practice: bool = False) -> list[Path]:
-    """Copy the three seeds' `eval.csv` into `out/<slot>/<stem>_seed<k>.csv`.
-
-    Refuses anything the autograder would reject: not exactly seeds 1, 2, 3; runs that
-    differ in anything but the seed (e.g. two ζ values); an unfinished run; the wrong
-    algorithm; or the wrong task (`practice=True` lets any task through, to try the
-    layout with PointMass runs). CSVs already in the slot's folder are replaced.
-    """
-    if slot not in SUBMISSION_SLOTS:
-        raise ValueError(f"unknown slot {slot!r}; the SPEC's slots are {sorted(SUBMISSION_SLOTS)}")
-    spec = SUBMISSION_SLOTS[slot]
-    dirs = [Path(d) for d in dirs]
-    configs = []
-    for d in dirs:
-        if not (d / "config.json").exists():
-            raise FileNotFoundError(f"{d}: no config.json (was this run trained?)")
-        configs.append(json.loads((d / "config.json").read_text()))
-    seeds = sorted(c["seed"] for c in configs)
-    if tuple(seeds) != SUBMISSION_SEEDS:
-        raise ValueError(f"{slot} needs exactly seeds {list(SUBMISSION_SEEDS)}, got {seeds}")
-    shared = [{k: v for k, v in c.items() if k not in _PER_SEED_KEYS} for c in configs]
-    for c in shared[1:]:
-        differ = sorted(k for k in c if c[k] != shared[0].get(k))
-        if differ:
-            raise ValueError(f"{slot}: the three runs must differ only in their seed; they also "
-                             f"differ in {differ} (one folder holds one ζ only)")
-    if shared[0]["algo"] != spec.algo:
-        raise ValueError(f"{slot} holds {spec.algo} runs, these are {shared[0]['algo']}")
-    if shared[0]["env_name"] != spec.env_name and not practice:
-        raise ValueError(f"{slot} holds {spec.env_name} runs, these are {shared[0]['env_name']} "
-                         f"(pass practice=True to try the layout with other runs)")
-    if not finished(dirs):
-        raise ValueError(f"{slot}: not every run reached its final step ({[str(d) for d in dirs]})")
-
-    folder = Path(out) / spec.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.csv"):
-        old.unlink()
-    written = []
-    for d, c in sorted(zip(dirs, configs), key=lambda pair: pair[1]["seed"]):
-        target = folder / f"{spec.stem}_seed{c['seed']}.csv"
-        shutil.copyfile(d / CSV_NAME, target)
-        written.append(target)
-    return written
-
-
-def check_submission(out: str | Path = "csv_data", slots: list[str] | None = None, *,
-                     practice: bool = False) -> list[str]:
-    """What `iql-check-submission out` would fail, one line each (an empty list when all is
-    well). `slots` defaults to all four of the SPEC's; `practice=True` checks the layout of a
-    folder written from other runs (PointMass) and skips the task's final step and bars."""
-    return [f"{Path(out) / c.file}: {c.message}; fix: {c.fix}"
-            for c in check(out, slots=slots, practice=practice) if not c.ok]
