@@ -1,16 +1,20 @@
 """The AntMaze reference runs behind `iql_lib/thresholds.toml`.
 
-Train them with the course's defaults (300k steps, 3 seeds; on this project's 2-core CPU
-about 3 hours per configuration with one thread each, two at a time):
+Train them with the course's defaults (300k steps, 3 seeds, 50 greedy evaluation episodes
+every 10k steps):
 
     python benchmarks/antmaze_reference.py --commands     # prints the nine iql-train commands
 
-then collect and summarise them:
+On this project's 2-core CPU one configuration takes about 2.5 hours with one thread
+(IQL: 42 steps/s for three seeds batched, compiled, plus the evaluations); on two free
+cores, split its seeds over two processes (`--seed 1 2` and `--seed 3`, same `--out`).
+Then collect and summarise them:
 
     python benchmarks/antmaze_reference.py runs/reference
 
 Collecting copies each finished run's `config.json`, `eval.csv` and the evaluation rows of
-its `metrics.jsonl` into `benchmarks/results/antmaze_reference/` (what
+its `metrics.jsonl` into `benchmarks/results/antmaze_reference/<style>/`, `<style>` being
+the data the run trained on (`d4rl`, the default generated data, or `minari`; what
 `tests/test_reference_runs.py` checks the bars against), and prints per configuration the
 final Eval_AverageReturn (mean ± std over seeds), the success rate, and the bar the
 thresholds' rule gives: mean − 2 std, rounded down to a multiple of 5 (at least the
@@ -31,10 +35,12 @@ sys.path.insert(0, str(HERE.parent))
 from iql_lib import runs  # noqa: E402
 from iql_lib.config import make_config  # noqa: E402
 from iql_lib.course_sets import ANTMAZE_REFERENCE  # noqa: E402
+from iql_lib.data.loaders import npz_entries  # noqa: E402
+from iql_lib.datagen.antmaze import LEGACY_STYLE, default_dataset_path  # noqa: E402
 from iql_lib.logs import CSV_NAME, METRIC  # noqa: E402
 from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_thresholds  # noqa: E402
 
-REFERENCE = HERE / "results" / "antmaze_reference"
+REFERENCE = HERE / "results" / "antmaze_reference"   # one folder per data style
 TASKS = {slot.env_name: load_thresholds()[slot.task] for slot in SUBMISSION_SLOTS.values()}  # by env name
 # (algo, task, ζ, filtered BC's top %) of every configuration the course's AntMaze experiments
 # run (SPEC: P1, P2) and the baselines they are read against, the most telling first
@@ -54,6 +60,16 @@ def command(algo: str, task: str, expectile: float | None, top: float | None, ou
     filtered = f" --filter-top-percent {top:g}" if top is not None else ""
     return (f"iql-train --algo {algo}{zeta}{filtered} --env-name {task} "
             f"--seed {' '.join(map(str, SUBMISSION_SEEDS))} --out {out}")
+
+
+def data_style(run_dir: Path) -> str:
+    """The style of the generated data a run trained on (its file's `style`; a file made
+    before styles were recorded is `minari`)."""
+    config = json.loads((run_dir / "config.json").read_text())
+    path = config["offline_dataset"] or default_dataset_path(config["env_name"])
+    if not str(path).endswith(".npz") or not Path(path).is_file():
+        raise ValueError(f"{run_dir}: reference runs train on generated data; {path} is not such a file here")
+    return str(npz_entries(path, "style")["style"] or LEGACY_STYLE)
 
 
 def collect(run_dir: Path, into: Path) -> None:
@@ -90,14 +106,15 @@ def main() -> None:
         if not runs.finished(dirs):
             print(f"| {algo} | {task} | {knob} | not finished | | | |")
             continue
+        style = data_style(dirs[0])
         for d in dirs:
-            collect(d, REFERENCE)
+            collect(d, REFERENCE / style)
         s = runs.summarise(dirs)
         seeds = ", ".join(f"{r:.1f}" for r in s["final_returns"])
-        print(f"| {algo} | {task} | {knob} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
+        print(f"| {algo} | {task} ({style} data) | {knob} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
               f"{100 * s['success_rate']:.0f} ± {100 * s['success_rate_std']:.0f} % | "
               f"{bar(s, TASKS[task].episode_steps)} |")
-    print(f"collected into {REFERENCE}")
+    print(f"collected into {REFERENCE}/<style>")
 
 
 if __name__ == "__main__":
