@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
 from iql_lib.envs.mazes import draw_maze
@@ -60,23 +61,24 @@ def draw_learning_curves(ax, curves: dict[str, tuple[np.ndarray, np.ndarray]], *
 
 
 def draw_value_map(ax, env, values: np.ndarray, *, arrows: np.ndarray | None = None, title: str = "",
-                   vmin: float | None = None, vmax: float | None = None):
+                   vmin: float | None = None, vmax: float | None = None, label: str = "", log: bool = False):
     """A map over a maze: `values [rows·k, cols·k]` (k squares per cell side, 1 for a
-    per-cell map) as colour (NaN on walls; `vmin`/`vmax` fix the colour scale), and
-    optionally `arrows [rows, cols, 2]` (row, col direction) drawn from each cell centre."""
+    per-cell map) as colour (NaN on walls; `vmin`/`vmax` fix the colour scale, `log` makes
+    it logarithmic, `label` names it on the colour bar), and optionally
+    `arrows [rows, cols, 2]` (row, col direction) drawn from each cell centre."""
     maze = env.drawing_maze
     rows, cols = maze.shape
     per_cell = values.shape[0] // rows
     walls = np.kron(maze.grid, np.ones((per_cell, per_cell), dtype=maze.grid.dtype))
     shown = np.where(walls == 1, np.nan, values)
-    image = ax.imshow(shown, cmap="magma", extent=(0, cols, rows, 0), interpolation="nearest", zorder=1,
-                      vmin=vmin, vmax=vmax)
+    norm = (LogNorm if log else Normalize)(vmin=vmin, vmax=vmax)
+    image = ax.imshow(shown, cmap="magma", norm=norm, extent=(0, cols, rows, 0), interpolation="nearest", zorder=1)
     draw_maze(ax, maze, goal_radius=env.goal_radius_cells)  # walls show through the NaNs
     if arrows is not None:
         r, c = np.nonzero(maze.grid == 0)
         ax.quiver(c + 0.5, r + 0.5, arrows[r, c, 1], -arrows[r, c, 0], color="tab:cyan",
                   scale=1, scale_units="xy", width=0.012, zorder=4)
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=label)
     ax.set_title(title, fontsize=10)
     return ax
 
@@ -84,8 +86,6 @@ def draw_value_map(ax, env, values: np.ndarray, *, arrows: np.ndarray | None = N
 def draw_coverage(ax, env, positions: np.ndarray, *, title: str = "", bins_per_cell: int = 8):
     """Where a dataset goes: visits of x-y `positions [N, 2]` per small square over the
     maze (log colour scale; unvisited squares left blank)."""
-    from matplotlib.colors import LogNorm
-
     maze = env.drawing_maze
     rows, cols = maze.shape
     cells = env.to_cells(positions)
@@ -99,7 +99,8 @@ def draw_coverage(ax, env, positions: np.ndarray, *, title: str = "", bins_per_c
     return ax
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """`fig` laid out and written to a PNG at `path`."""
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
@@ -111,24 +112,14 @@ def plot_trajectories(env, trajectories: list[np.ndarray], path: str | Path, *, 
     """`draw_trajectories` written to a PNG."""
     fig = Figure(figsize=(4.5, 4.5))
     draw_trajectories(fig.subplots(), env, trajectories, title=title, background=background)
-    return _save(fig, path)
-
-
-def plot_values_and_trajectories(env, values: np.ndarray, trajectories: list[np.ndarray], path: str | Path, *,
-                                 title: str = "") -> Path:
-    """`draw_value_map` with rollouts (`draw_trajectories`) on top, written to a PNG."""
-    fig = Figure(figsize=(5.6, 4.6))
-    ax = fig.subplots()
-    draw_value_map(ax, env, values)
-    draw_trajectories(ax, env, trajectories, title=title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_coverage(env, positions: np.ndarray, path: str | Path, *, title: str = "") -> Path:
     """`draw_coverage` written to a PNG."""
     fig = Figure(figsize=(5.2, 4.5))
     draw_coverage(fig.subplots(), env, positions, title=title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, *,
@@ -146,4 +137,4 @@ def plot_learning_curve_panels(panels: dict[str, dict[str, tuple[np.ndarray, np.
     fig = Figure(figsize=(6.5 * len(panels), 4))
     for ax, (title, curves) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels.items()):
         draw_learning_curves(ax, curves, title=title, reference_lines=reference_lines, ylabel=ylabel)
-    return _save(fig, path)
+    return save_figure(fig, path)

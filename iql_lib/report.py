@@ -7,8 +7,9 @@ runs cover (SPEC, "Experiments the course runs"):
 
 - P2.1 the ζ sweep: IQL on antmaze-umaze-v0, one row per ζ;
 - P2.2 IQL on antmaze-medium-diverse-v0, and AWAC vs IQL (its best ζ) on both mazes;
-  each IQL method of P2.1/P2.2 also gets a value map: V over the maze's x-y with greedy
-  rollouts of its first seed's final policy;
+  each IQL and AWAC method of P2.1/P2.2 also gets a value map: what its critic says the
+  places of the maze are worth (IQL's V(s), AWAC's min Q(s, π(s))) with greedy rollouts of
+  its first seed's final policy;
 - P2.3 stitching on PointmassMedium-v0: every method against the dataset's best
   trajectory, and the final policies rolled out over the maze.
 
@@ -195,8 +196,9 @@ def _slug(label: str) -> str:
 
 
 def _value_maps(key: str, methods: list[Method], out: Path, blanks=None) -> list[str]:
-    """Per IQL method, V over the maze with greedy rollouts of its first seed's final policy
-    (`iql_lib.value_maps`): why a run fails shows there (V flat far from the goal, ...)."""
+    """Per method, its critic's values over the maze (V for IQL, min Q(s, π(s)) for AWAC) with
+    greedy rollouts of its first seed's final policy (`iql_lib.value_maps`): why a run fails
+    shows there (values flat far from the goal, rollouts stuck in the start room, ...)."""
     from iql_lib.value_maps import plot_antmaze_value_map
 
     figures = []
@@ -225,7 +227,8 @@ def iql_table(methods: list[Method], out: Path, key: str, title: str, env_name: 
 
 
 def awac_vs_iql(methods: list[Method], out: Path) -> Section | str:
-    """P2.2: on each maze, the AWAC runs next to IQL with its best ζ, and the paper's scores."""
+    """P2.2: on each maze, the AWAC runs next to IQL with its best ζ, and the paper's scores;
+    each AWAC method's value map (IQL's are under its own tables)."""
     title = "P2.2: AWAC vs IQL on the AntMaze tasks"
     panels = {}
     for env_name in (UMAZE, MEDIUM):
@@ -239,7 +242,10 @@ def awac_vs_iql(methods: list[Method], out: Path) -> Section | str:
     table = _table("p2_2_awac_vs_iql", title, rows,
                    ["task", "method", "seeds", "steps", "return", "success", "paper"],
                    f"{ANTMAZE_CAPTION} IQL: the ζ with the highest final return on each maze.")
-    return Section([table], [_curves("p2_2_awac_vs_iql", panels, out)], rows)
+    maps = []
+    for env_name, group in panels.items():
+        maps += _value_maps(f"p2_2_awac_vs_iql_{env_name}", [m for m in group if m.config.algo == "awac"], out)
+    return Section([table], [_curves("p2_2_awac_vs_iql", panels, out), *maps], rows)
 
 
 def stitching(methods: list[Method], out: Path, blanks=None) -> Section | str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from iql_lib.cli import data_main, train_main
 from iql_lib.datagen import antmaze as datagen
@@ -244,32 +245,101 @@ def test_diagnostics_count_rewarded_steps_episodes_reaching_the_goal_and_lingeri
     assert "rewarded transitions (at the evaluation goal): 2/8 (25.00 %)" in d.lines()
 
 
-def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_path, d4rl_umaze):
-    from iql_lib.plots import plot_values_and_trajectories
-    from iql_lib.value_maps import antmaze_value_map
-
+def trained_umaze_run(tmp_path, d4rl_umaze, algo: str):
+    """`algo` trained 20 steps on the tiny d4rl-style umaze: its run folder (with a checkpoint)."""
     data, extra = d4rl_umaze
     path = tmp_path / "umaze.npz"
     data.save_npz(path, **extra)
-    assert train_main(["--env-name", UMAZE, "--offline-dataset", str(path), "--num-timesteps", "20",
-                       "--eval-freq", "20", "--eval-episodes", "1", "--hidden-size", "32",
-                       "--out", str(tmp_path), "--quiet"]) == 0
-    run_dir = next(tmp_path.glob(f"*_{UMAZE}_seed1"))
+    assert train_main(["--algo", algo, "--env-name", UMAZE, "--offline-dataset", str(path),
+                       "--num-timesteps", "20", "--eval-freq", "20", "--eval-episodes", "1",
+                       "--hidden-size", "32", "--out", str(tmp_path), "--quiet"]) == 0
+    return next(tmp_path.glob(f"*_{UMAZE}_seed1"))
+
+
+def data_squares(env, observations) -> np.ndarray:
+    """Each state's square `[N, 2]` (row, col) of a 2-squares-per-cell umaze map."""
+    return np.floor(env.to_cells(observations[:, :2]) * 2).astype(int)
+
+
+def visits(squares) -> np.ndarray:
+    """States per square of the `[10, 10]` map."""
+    counts = np.zeros((10, 10))
+    np.add.at(counts, (squares[:, 0], squares[:, 1]), 1)
+    return counts
+
+
+def drawn(maps, path) -> str:
+    """`maps` drawn to a PNG at `path`; returns its colour bar's label."""
+    from matplotlib.figure import Figure
+
+    from iql_lib.plots import save_figure
+
+    fig = Figure()
+    maps.draw(fig.subplots(), title="map")
+    assert save_figure(fig, path).stat().st_size > 10_000
+    return fig.axes[1].get_ylabel()
+
+
+def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_path, d4rl_umaze):
+    from iql_lib.value_maps import antmaze_value_map
+
+    run_dir = trained_umaze_run(tmp_path, d4rl_umaze, "iql")
     maps = antmaze_value_map(run_dir, bins_per_cell=2, episodes=1)
     assert maps.values.shape == (10, 10) and maps.env.dt == 0.1
-    visited = np.zeros((10, 10), dtype=bool)
-    squares = np.floor(maps.env.to_cells(data.observations[:, :2]) * 2).astype(int)
-    visited[squares[:, 0], squares[:, 1]] = True
-    assert np.array_equal(~np.isnan(maps.values), visited)  # a value exactly where the data went
+    visited = visits(data_squares(maps.env, d4rl_umaze[0].observations)) > 0
+    assert np.array_equal(np.isfinite(maps.values), visited)  # a value exactly where the data went
     assert len(maps.trajectories) == 1 and len(maps.trajectories[0]) > 1
-    png = plot_values_and_trajectories(maps.env, maps.values, maps.trajectories, tmp_path / "v.png")
-    assert png.stat().st_size > 10_000
+    assert drawn(maps, tmp_path / "v.png") == "V(s)"
     # iql-report shows it under the run's table
     from iql_lib.report import build_report
 
     markdown = build_report([str(run_dir)], tmp_path / "report")
     assert "p2_1_zeta_sweep_value_map_iql_zeta_0.9.png" in markdown
     assert (tmp_path / "report" / "p2_1_zeta_sweep_value_map_iql_zeta_0.9.png").stat().st_size > 10_000
+
+
+def test_an_awac_runs_value_map_is_its_min_q_at_the_policys_mean_action(tmp_path, d4rl_umaze):
+    from iql_lib.report import build_report
+    from iql_lib.train import load_policy
+    from iql_lib.value_maps import antmaze_value_map
+
+    run_dir = trained_umaze_run(tmp_path, d4rl_umaze, "awac")
+    observations = d4rl_umaze[0].observations
+    maps = antmaze_value_map(run_dir, bins_per_cell=2, episodes=1, states_per_square=len(observations))
+    squares = data_squares(maps.env, observations)
+    assert np.array_equal(np.isfinite(maps.values), visits(squares) > 0)
+    # the square with the fewest states: the mean over all of them of min_j Q_j(s, tanh μ(s))
+    rows_cols, counts = np.unique(squares, axis=0, return_counts=True)
+    row, col = rows_cols[np.argmin(counts)]
+    states = torch.as_tensor(observations[(squares[:, 0] == row) & (squares[:, 1] == col)])
+    engine = load_policy(run_dir)[0]
+    mean_action = engine.algo.policy(engine.state["policy"][0], states).chunk(2, dim=-1)[0]
+    q1, q2 = engine.algo.q(engine.state["q_net"][0], states, mean_action)
+    assert maps.values[row, col] == pytest.approx(torch.minimum(q1, q2).mean().item(), rel=1e-5)
+    assert drawn(maps, tmp_path / "q.png") == "min Q(s, π(s))"
+    # iql-report draws it in the AWAC-vs-IQL section
+    markdown = build_report([str(run_dir)], tmp_path / "report")
+    png = f"p2_2_awac_vs_iql_{UMAZE}_value_map_awac_lambda_0.1.png"
+    assert png in markdown and (tmp_path / "report" / png).stat().st_size > 10_000
+
+
+def test_a_bc_runs_value_map_is_its_datas_coverage_with_its_rollouts(tmp_path, d4rl_umaze):
+    from iql_lib.value_maps import VISITS, antmaze_value_map
+
+    maps = antmaze_value_map(trained_umaze_run(tmp_path, d4rl_umaze, "bc"), bins_per_cell=2, episodes=1)
+    counts = visits(data_squares(maps.env, d4rl_umaze[0].observations))
+    assert np.array_equal(np.nan_to_num(maps.values), counts) and not np.any(maps.values == 0)
+    assert maps.label == VISITS and len(maps.trajectories) == 1 and len(maps.trajectories[0]) > 1
+    assert drawn(maps, tmp_path / "bc.png") == VISITS
+
+
+def test_value_maps_refuse_a_run_off_antmaze(tmp_path):
+    from iql_lib.value_maps import antmaze_value_map
+
+    assert train_main(["--algo", "bc", "--num-timesteps", "2", "--eval-freq", "2", "--eval-episodes", "1",
+                       "--out", str(tmp_path), "--quiet"]) == 0
+    with pytest.raises(ValueError, match="drawn over an AntMaze .got a run on PointmassMedium-v0"):
+        antmaze_value_map(next(tmp_path.glob("bc_*_seed1")))
 
 
 def test_the_bytes_do_not_depend_on_the_number_of_workers(tmp_path):
