@@ -417,7 +417,7 @@ def check(root: str | Path, thresholds: dict[str, Task] | None = None, slots: li
 
 # --- writing one from run folders ------------------------------------------------------------
 
-_PER_SEED_KEYS = ("seed", "run_name", "resume", "out")
+_PER_SEED_KEYS = ("seed", "seeds", "run_name", "resume", "out")  # "seeds": the seeds one process trained together
 
 
 def write_submission(slot: str, dirs: list[Path], out: str | Path = "csv_data", *,

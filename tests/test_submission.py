@@ -165,7 +165,7 @@ def rewrite(sub, file, run=None, points=None):
     write_csv(sub / file, run, *(points or curve(slot, FINAL[slot.folder])))
 
 
-UMAZE_IQL, MEDIUM_IQL = SUBMISSION_SLOTS["P2/1"], SUBMISSION_SLOTS["P2/2"]
+UMAZE_AWAC, MEDIUM_IQL = SUBMISSION_SLOTS["P1/1"], SUBMISSION_SLOTS["P2/2"]
 ENCODED = "P2/1/iql_umaze_seed1.csv"
 BROKEN = {  # case: (how to break a valid submission, [(file, rule, words of the message)])
     "missing file": (lambda sub: (sub / "P2/2/iql_medium_maze_seed3.csv").unlink(),
@@ -199,8 +199,8 @@ BROKEN = {  # case: (how to break a valid submission, [(file, rule, words of the
     "empty file": (write_bytes(ENCODED, b""), [(ENCODED, "columns", "empty")]),
     "wrong scale": (rewrite_each(["P1/1/awac_umaze_seed3.csv"], points=([0, 300_000], [0.0, 56.7])),
                     [("P1/1/awac_umaze_seed3.csv", "scale", "outside [-700, 0]")]),
-    "below threshold": (rewrite_each(UMAZE_IQL.files, points=curve(UMAZE_IQL, -680.0)),
-                        [("P2/1", "threshold", "below the bar -550")]),
+    "below threshold": (rewrite_each(UMAZE_AWAC.files, points=curve(UMAZE_AWAC, -680.0)),
+                        [("P1/1", "threshold", "below the bar -625")]),
 }
 
 
@@ -251,7 +251,7 @@ def test_cli_json_report(sub, capsys):
 
 
 def test_cli_reads_an_instructors_thresholds(sub, tmp_path, capsys):
-    strict = THRESHOLDS.read_text().replace("iql = -550", "iql = -100")
+    strict = THRESHOLDS.read_text().replace("iql = -700", "iql = -100")
     (tmp_path / "strict.toml").write_text(strict)
     assert check_submission_main([str(sub), "--thresholds", str(tmp_path / "strict.toml")]) == 1
     assert "below the bar -100" in capsys.readouterr().out
