@@ -136,6 +136,14 @@ def test_losses_are_not_judged_while_the_values_still_move(tmp_path):
     assert v["actor loss"] is False  # a wrong sign needs no settled values to be wrong
 
 
+def test_values_running_out_of_range_are_a_divergence_not_a_warm_up(tmp_path):
+    # IQL with ζ = 0.2 on umaze: V falls about 1.4× every 30k steps, far below −1/(1−γ)
+    falling = -np.exp(np.linspace(0, 9, 40))
+    v = verdicts(fake_runs(tmp_path, v_loss=-0.01 * falling, v_mean=falling))
+    assert v["values (V_Mean)"] is False
+    assert v["V loss"] is False and v["Q loss"] is False
+
+
 def test_awac_checks_its_q_values_and_short_runs_are_not_judged(tmp_path):
     v = verdicts(fake_runs(tmp_path / "a", algo="awac"))
     assert "V loss" not in v and v["values (Q_Mean)"] is True

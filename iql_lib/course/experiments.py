@@ -146,7 +146,8 @@ def training_signals(dirs: list[Path]) -> list[Signal]:
     warming = None  # why the losses cannot be judged yet, if so
     if values is not None and len(values) >= 8:
         middle, late = _quarters(values)
-        if abs(late - middle) > 0.1 * max(abs(late), 1.0):
+        # values still moving inside the range are a warm-up; moving outside it, a divergence
+        if abs(late - middle) > 0.1 * max(abs(late), 1.0) and lowest - 1e-6 <= late <= 1e-6:
             warming = (f"the values are still spreading out ({value_key} {middle:.2f} in the 2nd quarter, "
                        f"{late:.2f} in the last): train longer before judging the losses")
 
