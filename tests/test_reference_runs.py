@@ -24,6 +24,7 @@ from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check_submiss
 # were kept (its figures are in thresholds.toml); AWAC on medium-diverse is not measured
 # yet (its bar is the scale's floor), nor AWAC or IQL on medium-diverse with d4rl-style data.
 MEASURED = {
+    ("d4rl", "P1/1"): ("awac", "antmaze-umaze-v0", None),
     ("d4rl", "P2/1"): ("iql", "antmaze-umaze-v0", 0.9),
     ("minari", "P1/1"): ("awac", "antmaze-umaze-v0", None),
     ("minari", "P2/2"): ("iql", "antmaze-medium-diverse-v0", 0.9),
