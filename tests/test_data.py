@@ -27,15 +27,22 @@ def arrays(n=4, ob_dim=2, **overrides):
     return base | overrides
 
 
-def transitions(rewards, terminals, timeouts=None, ob_dim=2, actions=None):
+def transitions(rewards, terminals, timeouts=None, ob_dim=2, actions=None, jumps=None):
+    """Rows that follow each other (each starts from the previous s') except after a row in
+    `jumps`, where the data restart elsewhere; by default after every terminal or timeout."""
     n = len(rewards)
+    terminals = np.asarray(terminals, dtype=np.float32)
+    timeouts = np.zeros(n, dtype=np.float32) if timeouts is None else np.asarray(timeouts, np.float32)
+    jumps = (terminals > 0) | (timeouts > 0) if jumps is None else np.asarray(jumps, dtype=bool)
+    start = np.concatenate([[0.0], np.cumsum(1.0 + 100.0 * jumps[:-1])])  # a reset is 100 away
+    positions = np.repeat(start[:, None], ob_dim, axis=1).astype(np.float32)
     return Transitions(
-        observations=np.arange(n * ob_dim, dtype=np.float32).reshape(n, ob_dim),
+        observations=positions,
         actions=np.zeros(n, dtype=np.int64) if actions is None else np.asarray(actions),
         rewards=np.asarray(rewards, dtype=np.float32),
-        next_observations=np.arange(n * ob_dim, dtype=np.float32).reshape(n, ob_dim) + 1,
-        terminals=np.asarray(terminals, dtype=np.float32),
-        timeouts=np.zeros(n, dtype=np.float32) if timeouts is None else np.asarray(timeouts, np.float32),
+        next_observations=positions + 1,
+        terminals=terminals,
+        timeouts=timeouts,
     )
 
 
@@ -242,6 +249,23 @@ def test_episode_bounds_from_terminals_timeouts_and_trailing_partial():
                        terminals=[0, 0, 1, 0, 0, 0, 1, 0],
                        timeouts=[0, 0, 1, 0, 1, 0, 0, 0])
     assert data.episode_bounds() == [(0, 3), (3, 5), (5, 7), (7, 8)]
+
+
+def test_a_terminal_the_data_walk_on_from_does_not_end_the_episode():
+    """D4RL's relabelled AntMaze data: every step near the goal is terminal while the ant
+    lingers there; its 1000-step walk stays one trajectory (what filtered BC ranks)."""
+    data = transitions(rewards=[-1, -1, 0, 0, 0, -1, -1, 0, -1],
+                       terminals=[0, 0, 1, 1, 1, 0, 0, 1, 0],
+                       timeouts=[0, 0, 0, 0, 0, 1, 0, 0, 0],
+                       jumps=[0, 0, 0, 0, 0, 1, 0, 0, 0])
+    assert data.episode_bounds() == [(0, 6), (6, 9)]
+    np.testing.assert_array_equal(data.episode_returns(), [-3.0, -2.0])
+    np.testing.assert_array_equal(data.filter_top_percent(50).rewards, [-1, 0, -1])
+
+
+def test_data_that_jump_without_a_flag_start_a_new_episode():
+    data = transitions(rewards=np.zeros(5), terminals=np.zeros(5), jumps=[0, 1, 0, 0, 0])
+    assert data.episode_bounds() == [(0, 2), (2, 5)]
 
 
 def test_episode_bounds_single_episode_without_ends():

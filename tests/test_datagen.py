@@ -182,6 +182,9 @@ def test_d4rl_style_keeps_one_goal_per_episode_and_relabels_against_the_task_goa
     follows = np.ones(len(data) - 1, dtype=bool)
     follows[[999, 1999]] = False
     assert np.allclose(data.observations[1:][follows], data.next_observations[:-1][follows])
+    # the steps spent at the goal are terminal, yet each walk stays one episode: filtered BC
+    # ranks whole walks, not the one-step pieces between terminals
+    assert data.episode_bounds() == [(0, 1000), (1000, 2000), (2000, 2200)]
     # rewards and terminals relabelled against the task goal from the next observation
     env = AntMazeEnv(UMAZE)
     rewards, terminals = datagen.relabel(data.next_observations[:, :2].astype(np.float64),

@@ -1,8 +1,11 @@
 """The transition container every loader produces and every algorithm consumes.
 
-`Transitions` holds flat arrays of (s, a, r, s', terminal, timeout). An episode ends
-where `terminals` or `timeouts` is set; a `terminal` (goal reached) stops bootstrapping,
-a `timeout` (time limit) does not. `validate` turns every malformed input into one
+`Transitions` holds flat arrays of (s, a, r, s', terminal, timeout). A `terminal` (goal
+reached) stops bootstrapping, a `timeout` (time limit) does not. An episode is a stretch
+of rows that follow each other (each row starts from the previous row's s'): it ends at a
+timeout or where the data jump. A terminal inside a stretch that goes on does not end it:
+D4RL's relabelled AntMaze data mark every step near the goal terminal while the ant
+lingers there, and those 1000-step walks are the trajectories filtered BC ranks. `validate` turns every malformed input into one
 `DatasetError` that says which array is wrong and how.
 """
 from __future__ import annotations
@@ -38,7 +41,8 @@ class Transitions:
 
     def episode_bounds(self) -> list[tuple[int, int]]:
         """`(start, stop)` index pairs, one per episode; a trailing partial episode counts."""
-        ends = np.flatnonzero((self.terminals > 0) | (self.timeouts > 0)) + 1
+        jumps = np.any(self.next_observations[:-1] != self.observations[1:], axis=1)
+        ends = np.flatnonzero((self.timeouts[:-1] > 0) | jumps) + 1
         if len(ends) == 0 or ends[-1] != len(self):
             ends = np.append(ends, len(self))
         starts = np.concatenate([[0], ends[:-1]])
