@@ -5,8 +5,9 @@ reached) stops bootstrapping, a `timeout` (time limit) does not. An episode is a
 of rows that follow each other (each row starts from the previous row's s'): it ends at a
 timeout or where the data jump. A terminal inside a stretch that goes on does not end it:
 D4RL's relabelled AntMaze data mark every step near the goal terminal while the ant
-lingers there, and those 1000-step walks are the trajectories filtered BC ranks. `validate` turns every malformed input into one
-`DatasetError` that says which array is wrong and how.
+lingers there, and those 1000-step walks are the trajectories filtered BC ranks.
+`validate` turns every malformed input into one `DatasetError` that says which array is
+wrong and how.
 """
 from __future__ import annotations
 
