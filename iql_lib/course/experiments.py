@@ -144,10 +144,11 @@ def training_signals(dirs: list[Path]) -> list[Signal]:
     value_key = "V_Mean" if curve("V_Mean") is not None else "Q_Mean"
     values = curve(value_key)
     warming = None  # why the losses cannot be judged yet, if so
-    if values is not None and len(values) >= 8:
+    if values is not None:
         middle, late = _quarters(values)
+        inside = lowest - 1e-6 <= late <= 1e-6
         # values still moving inside the range are a warm-up; moving outside it, a divergence
-        if abs(late - middle) > 0.1 * max(abs(late), 1.0) and lowest - 1e-6 <= late <= 1e-6:
+        if len(values) >= 8 and inside and abs(late - middle) > 0.1 * max(abs(late), 1.0):
             warming = (f"the values are still spreading out ({value_key} {middle:.2f} in the 2nd quarter, "
                        f"{late:.2f} in the last): train longer before judging the losses")
 
@@ -163,8 +164,6 @@ def training_signals(dirs: list[Path]) -> list[Signal]:
             signals.append(_settles(label, losses, "mean across seeds"))
 
     if values is not None:
-        late = float(values[-max(1, len(values) // 4):].mean())
-        inside = lowest - 1e-6 <= late <= 1e-6
         where = "inside" if inside else ("below the lowest value any policy can have" if late < lowest
                                          else "above 0, the most any state is worth")
         signals.append(Signal(f"values ({value_key})", inside,
