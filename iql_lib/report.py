@@ -9,7 +9,8 @@ runs cover (SPEC, "Experiments the course runs"):
 - P2.2 IQL on antmaze-medium-diverse-v0, and AWAC vs IQL (its best ζ) on both mazes;
   each IQL and AWAC method of P2.1/P2.2 also gets a value map: what its critic says the
   places of the maze are worth (IQL's V(s), AWAC's min Q(s, π(s))) with greedy rollouts of
-  its first seed's final policy;
+  its first seed's final policy, and a table of how much of each batch its actor learns
+  from (the spread of its advantage weights, on every seed's final checkpoint);
 - P2.3 stitching on PointmassMedium-v0: every method against the dataset's best
   trajectory, and the final policies rolled out over the maze.
 
@@ -28,6 +29,8 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from iql_lib.config import TrainConfig, default_exp_name
 from iql_lib.experiments import ENV_NAME as STITCHING_ENV
@@ -213,6 +216,40 @@ def _value_maps(key: str, methods: list[Method], out: Path, blanks=None) -> list
     return figures
 
 
+WEIGHTS_COLUMNS = {  # ActorWeights field: (header, scale, digits)
+    "advantage_std": ("std of A", 1.0, 2),
+    "clipped": ("weights at the clip, %", 100.0, 0),
+    "effective_batch": ("effective batch (of {batch})", 1.0, 0),
+    "action_error": ("greedy action's squared error", 1.0, 2),
+}
+
+
+def _actor_weights(key: str, title: str, methods: list[Method], blanks=None) -> list[Table]:
+    """Per method, how much of each batch its actor learns from (`iql_lib.actor_weights`)
+    on every seed's final checkpoint, mean ± std over seeds: weights that span many orders
+    of magnitude leave the actor a few samples per batch."""
+    from iql_lib.actor_weights import STATES, actor_weights
+
+    rows, batch = [], None
+    for m in methods:
+        try:
+            seeds = [actor_weights(d, blanks=blanks) for d in m.dirs]
+        except (RuntimeError, FileNotFoundError) as err:  # no checkpoint, or blanks that cannot rebuild V
+            note(f"no actor weights for {m.label}: its final policies could not be loaded ({err})")
+            continue
+        batch = seeds[0].batch_size
+        rows.append([m.label] + [MeanStd(scale * float(np.mean([getattr(w, f) for w in seeds])),
+                                         scale * float(np.std([getattr(w, f) for w in seeds])), digits)
+                                 for f, (_, scale, digits) in WEIGHTS_COLUMNS.items()])
+    if not rows:
+        return []
+    header = ["method"] + [h.format(batch=batch) for h, _, _ in WEIGHTS_COLUMNS.values()]
+    caption = (f"The actor's weights min(exp(A/λ), max_weight) on {STATES:,} dataset states per seed's final "
+               "checkpoint, mean ± std over seeds. Effective batch: (Σw)²/Σw², the number of equally weighted "
+               "samples a batch is worth. Squared error: between the greedy action and the data's.")
+    return [Table(f"{key}_actor_weights", f"{title}: what each actor learns from", header, rows, caption)]
+
+
 def iql_table(methods: list[Method], out: Path, key: str, title: str, env_name: str,
               blanks=None) -> Section | str:
     """IQL on one maze, a row per ζ (P2.1 on umaze, P2.2 on medium-diverse), with learning
@@ -223,7 +260,8 @@ def iql_table(methods: list[Method], out: Path, key: str, title: str, env_name: 
     best = best_method({m.label: m.dirs for m in iql})
     table = _table(key, title, iql, ["method", "zeta", "seeds", "steps", "return", "success"],
                    f"{ANTMAZE_CAPTION} Highest final return: {best}.")
-    return Section([table], [_curves(key, {env_name: iql}, out), *_value_maps(key, iql, out, blanks)], iql)
+    return Section([table, *_actor_weights(key, title, iql, blanks)],
+                   [_curves(key, {env_name: iql}, out), *_value_maps(key, iql, out, blanks)], iql)
 
 
 def awac_vs_iql(methods: list[Method], out: Path) -> Section | str:
@@ -242,10 +280,12 @@ def awac_vs_iql(methods: list[Method], out: Path) -> Section | str:
     table = _table("p2_2_awac_vs_iql", title, rows,
                    ["task", "method", "seeds", "steps", "return", "success", "paper"],
                    f"{ANTMAZE_CAPTION} IQL: the ζ with the highest final return on each maze.")
-    maps = []
+    maps, weights = [], []
     for env_name, group in panels.items():
-        maps += _value_maps(f"p2_2_awac_vs_iql_{env_name}", [m for m in group if m.config.algo == "awac"], out)
-    return Section([table], [_curves("p2_2_awac_vs_iql", panels, out), *maps], rows)
+        awac = [m for m in group if m.config.algo == "awac"]
+        maps += _value_maps(f"p2_2_awac_vs_iql_{env_name}", awac, out)
+        weights += _actor_weights(f"p2_2_awac_vs_iql_{env_name}", f"AWAC on {env_name}", awac)
+    return Section([table, *weights], [_curves("p2_2_awac_vs_iql", panels, out), *maps], rows)
 
 
 def stitching(methods: list[Method], out: Path, blanks=None) -> Section | str:

@@ -248,14 +248,14 @@ def test_diagnostics_count_rewarded_steps_episodes_reaching_the_goal_and_lingeri
     assert "rewarded transitions (at the evaluation goal): 2/8 (25.00 %)" in d.lines()
 
 
-def trained_umaze_run(tmp_path, d4rl_umaze, algo: str):
+def trained_umaze_run(tmp_path, d4rl_umaze, algo: str, *argv: str):
     """`algo` trained 20 steps on the tiny d4rl-style umaze: its run folder (with a checkpoint)."""
     data, extra = d4rl_umaze
     path = tmp_path / "umaze.npz"
     data.save_npz(path, **extra)
     assert train_main(["--algo", algo, "--env-name", UMAZE, "--offline-dataset", str(path),
                        "--num-timesteps", "20", "--eval-freq", "20", "--eval-episodes", "1",
-                       "--hidden-size", "32", "--out", str(tmp_path), "--quiet"]) == 0
+                       "--hidden-size", "32", "--out", str(tmp_path), "--quiet", *argv]) == 0
     return next(tmp_path.glob(f"*_{UMAZE}_seed1"))
 
 
@@ -299,6 +299,9 @@ def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_pat
     markdown = build_report([str(run_dir)], tmp_path / "report")
     assert "p2_1_zeta_sweep_value_map_iql_zeta_0.9.png" in markdown
     assert (tmp_path / "report" / "p2_1_zeta_sweep_value_map_iql_zeta_0.9.png").stat().st_size > 10_000
+    # and how much of each batch its actor learns from
+    weights = markdown[markdown.index("what each actor learns from"):]
+    assert "effective batch (of 256)" in weights and "| iql_zeta_0.9 |" in weights
 
 
 def test_an_awac_runs_value_map_is_its_min_q_at_the_policys_mean_action(tmp_path, d4rl_umaze):
@@ -334,6 +337,18 @@ def test_a_bc_runs_value_map_is_its_datas_coverage_with_its_rollouts(tmp_path, d
     assert np.array_equal(np.nan_to_num(maps.values), counts) and not np.any(maps.values == 0)
     assert maps.label == VISITS and len(maps.trajectories) == 1 and len(maps.trajectories[0]) > 1
     assert drawn(maps, tmp_path / "bc.png") == VISITS
+
+
+def test_the_temperature_decides_how_much_of_each_batch_the_actor_learns_from(tmp_path, d4rl_umaze):
+    from iql_lib.actor_weights import actor_weights
+
+    hot = actor_weights(trained_umaze_run(tmp_path / "hot", d4rl_umaze, "awac", "--temperature", "1000"))
+    assert hot.clipped == 0 and hot.effective_batch == pytest.approx(hot.batch_size, rel=1e-3)
+    # λ → 0: each weight is ~0 or at the clip, so a batch counts as its clipped samples
+    cold = actor_weights(trained_umaze_run(tmp_path / "cold", d4rl_umaze, "awac", "--temperature", "1e-6"))
+    assert 0.1 < cold.clipped < 0.9 and hot.advantage_std > 0 and cold.advantage_std > 0
+    assert cold.effective_batch == pytest.approx(cold.clipped * cold.batch_size, rel=0.05)
+    assert 0 < cold.action_error < 8  # 8 actions in [-1, 1], greedy against the data's
 
 
 def test_value_maps_refuse_a_run_off_antmaze(tmp_path):

@@ -15,10 +15,14 @@ import torch
 from iql_lib.algos.base import Algorithm, TwinQ
 
 
+def advantage_weights(adv, temperature: float, max_weight: float):
+    """exp(A/λ), clamped at `max_weight` so that no single sample can swamp a batch."""
+    return torch.exp(adv / temperature).clamp(max=max_weight)
+
+
 def advantage_weighted_loss(log_prob, adv, temperature: float, max_weight: float):
     """−mean(exp(A/λ) · log π(a|s)), the weights clamped and held fixed."""
-    weights = torch.exp(adv / temperature).clamp(max=max_weight).detach()
-    return -(weights * log_prob).mean()
+    return -(advantage_weights(adv, temperature, max_weight).detach() * log_prob).mean()
 
 
 class AWAC(Algorithm):
