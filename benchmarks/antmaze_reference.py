@@ -98,13 +98,14 @@ def main() -> None:
     if args.commands or args.runs is None:
         print("\n".join(command(*config, args.out) for config in CONFIGS))
         return
-    print("| algo | task | ζ / top % | final Eval_AverageReturn | seeds | success rate | mean − 2 std → bar |")
-    print("|---|---|---|---|---|---|---|")
+    print("| algo | task | ζ / top % | final Eval_AverageReturn | seeds | success rate | "
+          f"success, mean of the last {runs.LATE_EVALUATIONS} evaluations | mean − 2 std → bar |")
+    print("|---|---|---|---|---|---|---|---|")
     for algo, task, expectile, top in CONFIGS:
         dirs = run_dirs(Path(args.runs), algo, task, expectile, top)
         knob = expectile or (f"top {top:g} %" if top else "–")
         if not runs.finished(dirs):
-            print(f"| {algo} | {task} | {knob} | not finished | | | |")
+            print(f"| {algo} | {task} | {knob} | not finished | | | | |")
             continue
         style = data_style(dirs[0])
         for d in dirs:
@@ -113,7 +114,7 @@ def main() -> None:
         seeds = ", ".join(f"{r:.1f}" for r in s["final_returns"])
         print(f"| {algo} | {task} ({style} data) | {knob} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
               f"{100 * s['success_rate']:.0f} ± {100 * s['success_rate_std']:.0f} % | "
-              f"{bar(s, TASKS[task].episode_steps)} |")
+              f"{100 * s['late_success_rate']:.0f} % | {bar(s, TASKS[task].episode_steps)} |")
     print(f"collected into {REFERENCE}/<style>")
 
 

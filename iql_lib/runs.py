@@ -43,12 +43,18 @@ def _evaluations(d: Path) -> list[dict]:
     return [m for m in read_metrics(Path(d) / "metrics.jsonl") if METRIC in m]
 
 
+LATE_EVALUATIONS = 5  # a curve that swings between evaluations reads steadier over its last few
+
+
 def summarise(dirs: list[Path]) -> dict:
     """Final-checkpoint statistics across seeds: Eval_AverageReturn (mean, std), the best
     episode of the final evaluation (Eval_MaxReturn), the curve's peak, and success rate
-    (NaN when not logged). The one place that computes a method's mean ± std: the demo's
+    (NaN when not logged), at the final evaluation and averaged over each seed's last
+    `LATE_EVALUATIONS`. The one place that computes a method's mean ± std: the demo's
     summary and `iql-report` read their numbers from here."""
-    final = [_evaluations(d)[-1] for d in dirs]
+    evaluations = [_evaluations(d) for d in dirs]
+    final = [e[-1] for e in evaluations]
+    late = [[m.get("Eval_SuccessRate", np.nan) for m in e[-LATE_EVALUATIONS:]] for e in evaluations]
     _, curves = read_curves(dirs)
     seeds = [json.loads((Path(d) / "config.json").read_text())["seed"] for d in dirs]
     returns = np.array([m[METRIC] for m in final])
@@ -66,6 +72,7 @@ def summarise(dirs: list[Path]) -> dict:
         "peak_mean": float(curves.max(axis=1).mean()),
         "success_rate": float(success.mean()),
         "success_rate_std": float(success.std()),
+        "late_success_rate": float(np.mean([np.mean(seed) for seed in late])),
     }
 
 

@@ -36,8 +36,9 @@ def reference_blanks_module() -> str:
 
 def fake_runs(root: Path, *, algo="iql", env_name="PointmassMedium-v0", seeds=(1, 2, 3), expectile=0.9,
               gamma=0.95, returns=None, steps=(0, 500, 1000), n_logs=40, v_loss=None, v_mean=-10.0,
-              actor_loss=None, exp_name=None) -> list[Path]:
-    """Run folders as the trainer writes them, with chosen curves (no training)."""
+              actor_loss=None, exp_name=None, successes=None) -> list[Path]:
+    """Run folders as the trainer writes them, with chosen curves (no training); every
+    evaluation succeeds unless `successes` gives each seed's rates."""
     cfg = make_config(env_name, algo=algo, expectile=expectile, gamma=gamma, seeds=list(seeds),
                       num_timesteps=steps[-1], out=str(root), exp_name=exp_name)
     dirs = []
@@ -54,9 +55,10 @@ def fake_runs(root: Path, *, algo="iql", env_name="PointmassMedium-v0", seeds=(1
             if algo == "iql":
                 losses.update(Critic_V_Loss=float(v[k]), V_Mean=mean_value[k])
             logger.log(int(steps[-1] * (k + 1) / n_logs), losses)
-        for step, value in zip(steps, curve):
+        rates = successes[i] if successes is not None else np.ones(len(steps))
+        for step, value, rate in zip(steps, curve, rates):
             logger.log(step, {"Eval_AverageReturn": float(value), "Eval_MaxReturn": float(value) + 10,
-                              "Eval_SuccessRate": 1.0})
+                              "Eval_SuccessRate": float(rate)})
             logger.log_eval(step, float(value))
         dirs.append(logger.dir)
     return dirs

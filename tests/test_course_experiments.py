@@ -80,6 +80,15 @@ def test_summary_is_mean_and_std_across_seeds(tmp_path):
     assert steps.tolist() == [0, 500, 1000] and values.shape == (3, 3)
 
 
+def test_late_success_is_each_seeds_last_evaluations_averaged(tmp_path):
+    steps = tuple(range(0, 7000, 1000))  # 7 evaluations: the last 5 are steps 2000-6000
+    dirs = fake_runs(tmp_path, steps=steps, returns=[np.linspace(-700, -400, 7)] * 2, seeds=(1, 2),
+                     successes=[[0, 0, 0.2, 0.4, 0.2, 0.4, 0.8], [1, 1, 0.0, 0.2, 0.2, 0.2, 0.4]])
+    s = summarise(dirs)
+    assert s["success_rate"] == pytest.approx(0.6)  # the final evaluations: 0.8 and 0.4
+    assert s["late_success_rate"] == pytest.approx((0.4 + 0.2) / 2)  # the early 1.0s do not count
+
+
 def test_curves_are_cut_to_the_steps_every_seed_reached(tmp_path):
     dirs = fake_runs(tmp_path)
     csv = dirs[2] / "eval.csv"
