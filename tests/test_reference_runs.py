@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.antmaze_reference import REFERENCE, bar, run_dirs
+from benchmarks.longer_budget import stretches
 from iql_lib.cli import report_main
+from iql_lib.logs import CSV_NAME, read_eval_csv
 from iql_lib.runs import summarise
 from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check_submission, load_thresholds, write_submission
 
 # The submission slots whose reference runs are measured and kept, by (data style, slot),
 # with their (algo, task, ζ). IQL on umaze with minari-style data was measured before runs
-# were kept (its figures are in thresholds.toml); AWAC on medium-diverse is not measured
-# yet, on either data (its bar is the scale's floor).
+# were kept (its figures are in thresholds.toml); AWAC on medium-diverse is measured on
+# d4rl-style data only (its bar is the scale's floor).
 MEASURED = {
     ("d4rl", "P1/1"): ("awac", "antmaze-umaze-v0", None),
     ("d4rl", "P1/2"): ("awac", "antmaze-medium-diverse-v0", None),
@@ -76,3 +79,22 @@ def test_report_builds_the_antmaze_tables_from_the_reference_runs(tmp_path, styl
         if key[0] == style:
             stats = summarise(reference(key))
             assert f"{stats['mean']:.1f} ± {stats['std']:.1f}" in markdown, key
+
+
+def test_longer_budget_runs_continue_the_reference_runs():
+    """The runs kept past 300k are the default-data reference runs carried on: their
+    evaluations up to 300k are the reference run's own, row for row."""
+    kept = sorted((REFERENCE / "longer_budget").glob("*_seed*"))
+    assert kept, "no runs kept in longer_budget/"
+    for run in kept:
+        steps, returns = read_eval_csv(run / CSV_NAME)
+        reference_steps, reference_returns = read_eval_csv(REFERENCE / "d4rl" / run.name / CSV_NAME)
+        assert reference_steps[-1] == 300_000 < steps[-1]
+        assert list(steps[:len(reference_steps)]) == list(reference_steps)
+        assert list(returns[:len(reference_returns)]) == list(reference_returns)
+
+
+def test_stretches_average_each_100k_of_evaluations():
+    steps = np.arange(0, 250_001, 10_000)
+    success = (steps > 100_000).astype(float)  # 0 up to 100k, 1 after
+    assert stretches(steps, success) == {100_000: 0.0, 200_000: 1.0}
