@@ -23,15 +23,15 @@ from iql_lib.runs import summarise
 from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check_submission, load_thresholds, write_submission
 
 # The submission slots whose reference runs are measured and kept, by (data style, slot),
-# with their (algo, task, ζ). IQL on umaze with minari-style data was measured before runs
-# were kept (its figures are in thresholds.toml); AWAC on medium-diverse is measured on
-# d4rl-style data only (its bar is the scale's floor).
+# with their (algo, task, ζ). AWAC on medium-diverse is measured on d4rl-style data only
+# (its bar is the scale's floor).
 MEASURED = {
     ("d4rl", "P1/1"): ("awac", "antmaze-umaze-v0", None),
     ("d4rl", "P1/2"): ("awac", "antmaze-medium-diverse-v0", None),
     ("d4rl", "P2/1"): ("iql", "antmaze-umaze-v0", 0.9),
     ("d4rl", "P2/2"): ("iql", "antmaze-medium-diverse-v0", 0.9),
     ("minari", "P1/1"): ("awac", "antmaze-umaze-v0", None),
+    ("minari", "P2/1"): ("iql", "antmaze-umaze-v0", 0.9),
     ("minari", "P2/2"): ("iql", "antmaze-medium-diverse-v0", 0.9),
 }
 STYLES = sorted({style for style, _ in MEASURED})
