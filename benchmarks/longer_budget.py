@@ -31,9 +31,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.antmaze_reference import REFERENCE, collect  # noqa: E402
-from iql_lib.logs import METRIC, read_metrics  # noqa: E402
+from iql_lib.config import ENV_FAMILY_DEFAULTS  # noqa: E402
 from iql_lib.plots import draw_learning_curves, save_figure  # noqa: E402
+from iql_lib.runs import read_evaluations  # noqa: E402
 
+COURSE = ENV_FAMILY_DEFAULTS["antmaze"]  # the course's AntMaze budget and evaluation
 STRETCH = 100_000
 # the issue's success targets for IQL ζ 0.9 (the paper: 87.5 and 70.0 at 1M steps)
 TARGETS = {"antmaze-umaze-v0": 0.70, "antmaze-medium-diverse-v0": 0.40}
@@ -41,7 +43,7 @@ TARGETS = {"antmaze-umaze-v0": 0.70, "antmaze-medium-diverse-v0": 0.40}
 
 def success_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """`(steps, success rates)` of a run's evaluations."""
-    rows = [m for m in read_metrics(run_dir / "metrics.jsonl") if METRIC in m]
+    rows = read_evaluations(run_dir)
     return np.array([m["step"] for m in rows]), np.array([m["Eval_SuccessRate"] for m in rows])
 
 
@@ -68,10 +70,10 @@ def main() -> None:
         collect(run_dir, args.out)
     fig = Figure(figsize=(6.5 * len(panels), 4))
     for ax, (env_name, curves) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels.items()):
-        draw_learning_curves(ax, curves, title=f"IQL ζ 0.9 on {env_name} past the course's 300k",
+        draw_learning_curves(ax, curves, title=f"IQL ζ 0.9 on {env_name} past the course's {COURSE['num_timesteps'] // 1000}k",
                              reference_lines={f"target {100 * TARGETS[env_name]:.0f} %": 100 * TARGETS[env_name]},
-                             ylabel="success rate, % of 50 greedy episodes")
-        ax.axvline(300_000, ls=":", color="0.4")
+                             ylabel=f"success rate, % of {COURSE['eval_episodes']} greedy episodes")
+        ax.axvline(COURSE["num_timesteps"], ls=":", color="0.4")
     figure = save_figure(fig, args.out / "success_curves.png")
     print(f"kept in {args.out}; curves: {figure}")
 

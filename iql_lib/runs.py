@@ -39,7 +39,8 @@ def read_curves(dirs: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.array([values[:length] for _, values in read], dtype=float)
 
 
-def _evaluations(d: Path) -> list[dict]:
+def read_evaluations(d: Path) -> list[dict]:
+    """A run's evaluation rows from its metrics.jsonl, in step order."""
     return [m for m in read_metrics(Path(d) / "metrics.jsonl") if METRIC in m]
 
 
@@ -52,7 +53,7 @@ def summarise(dirs: list[Path]) -> dict:
     (NaN when not logged), at the final evaluation and averaged over each seed's last
     `LATE_EVALUATIONS`. The one place that computes a method's mean ± std: the demo's
     summary and `iql-report` read their numbers from here."""
-    evaluations = [_evaluations(d) for d in dirs]
+    evaluations = [read_evaluations(d) for d in dirs]
     final = [e[-1] for e in evaluations]
     late = [[m.get("Eval_SuccessRate", np.nan) for m in e[-LATE_EVALUATIONS:]] for e in evaluations]
     _, curves = read_curves(dirs)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks.antmaze_reference import REFERENCE, bar, run_dirs
-from benchmarks.longer_budget import stretches
+from benchmarks.longer_budget import COURSE, stretches
 from iql_lib.cli import report_main
 from iql_lib.logs import CSV_NAME, read_eval_csv
 from iql_lib.runs import summarise
@@ -82,14 +82,14 @@ def test_report_builds_the_antmaze_tables_from_the_reference_runs(tmp_path, styl
 
 
 def test_longer_budget_runs_continue_the_reference_runs():
-    """The runs kept past 300k are the default-data reference runs carried on: their
-    evaluations up to 300k are the reference run's own, row for row."""
+    """The runs kept past the course's budget are the default-data reference runs carried
+    on: their evaluations up to the budget are the reference run's own, row for row."""
     kept = sorted((REFERENCE / "longer_budget").glob("*_seed*"))
     assert kept, "no runs kept in longer_budget/"
     for run in kept:
         steps, returns = read_eval_csv(run / CSV_NAME)
         reference_steps, reference_returns = read_eval_csv(REFERENCE / "d4rl" / run.name / CSV_NAME)
-        assert reference_steps[-1] == 300_000 < steps[-1]
+        assert reference_steps[-1] == COURSE["num_timesteps"] < steps[-1]
         assert list(steps[:len(reference_steps)]) == list(reference_steps)
         assert list(returns[:len(reference_returns)]) == list(reference_returns)
 
