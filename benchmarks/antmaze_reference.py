@@ -14,11 +14,11 @@ Then collect and summarise them:
 
 Collecting copies each finished run's `config.json`, `eval.csv` and the evaluation rows of
 its `metrics.jsonl` into `benchmarks/results/antmaze_reference/<style>/`, `<style>` being
-the data the run trained on (`d4rl`, the default generated data, or `minari`; what
-`tests/test_reference_runs.py` checks the bars against), and prints per configuration the
-final Eval_AverageReturn (mean ± std over seeds), the success rate, and the bar the
-thresholds' rule gives: mean − 2 std, rounded down to a multiple of 5 (at least the
-scale's floor).
+the data the run trained on (`minari`, umaze's default generated data, or `d4rl`,
+medium-diverse's; `tests/test_reference_runs.py` checks the bars against the runs on each
+task's default data), and prints per configuration the final Eval_AverageReturn (mean ±
+std over seeds), the success rate, and the bar the thresholds' rule gives: mean − 2 std,
+rounded down to a multiple of 5 (at least the scale's floor).
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--transitions", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--style", choices=list(datagen.STYLE_ANT), default=datagen.DEFAULT_STYLE)
+    p.add_argument("--style", choices=list(datagen.STYLE_ANT), default="d4rl")
     args = p.parse_args()
     results = {task: measure(task, args.transitions, args.seed, args.style) for task in TASKS}
     quick = min(args.transitions, 100_000)

@@ -133,14 +133,14 @@ def train_main(argv: list[str] | None = None) -> None:
 
 @_command("iql-data")
 def data_main(argv: list[str] | None = None) -> None:
-    from iql_lib.datagen.antmaze import DEFAULT_STYLE, STYLE_ANT
+    from iql_lib.datagen.antmaze import DEFAULT_STYLES, STYLE_ANT, UNMEASURED_TASKS_STYLE
     from iql_lib.envs.antmaze import TASKS
 
     p = argparse.ArgumentParser(
         prog="iql-data", description="Build and inspect offline datasets.",
         epilog="examples:\n"
-               "  iql-data generate antmaze-umaze-v0 --transitions 1000000 --seed 0 --style d4rl\n"
-               "  iql-data info ~/.cache/iql-lib/antmaze-umaze-v0-d4rl-seed0.npz --plot coverage.png\n"
+               "  iql-data generate antmaze-medium-diverse-v0 --transitions 1000000 --seed 0\n"
+               "  iql-data info ~/.cache/iql-lib/antmaze-medium-diverse-v0-d4rl-seed0.npz --plot coverage.png\n"
                "  iql-data convert minari:D4RL/antmaze/umaze-v1 umaze.npz --download",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -151,8 +151,9 @@ def data_main(argv: list[str] | None = None) -> None:
     gen.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
     gen.add_argument("--transitions", type=int, default=1_000_000, help="steps to record (default 1000000)")
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
-    gen.add_argument("--style", choices=sorted(STYLE_ANT), default=DEFAULT_STYLE,
-                     help=f"default {DEFAULT_STYLE}. d4rl: D4RL's procedure, one goal per 1000-step episode kept after it "
+    defaults = "".join(f"{style} on {task}, " for task, style in DEFAULT_STYLES.items())
+    gen.add_argument("--style", choices=sorted(STYLE_ANT),
+                     help=f"the data mode (default: {defaults}{UNMEASURED_TASKS_STYLE} on the other tasks). d4rl: D4RL's procedure, one goal per 1000-step episode kept after it "
                           "is reached, on D4RL's ant (0.1 s steps, its torque); minari: a new goal whenever "
                           "one is reached, a flip ends the episode, gymnasium's ant (0.05 s steps), like "
                           "Minari's regenerated data")

@@ -112,6 +112,14 @@ def test_diverse_tasks_start_anywhere_and_command_many_goals():
     assert len(np.unique(extra["goals"], axis=0)) > 1
 
 
+def test_each_task_defaults_to_the_data_mode_that_reproduces_the_papers_ordering(tmp_path):
+    environ = {"IQL_DATA_DIR": str(tmp_path)}
+    assert datagen.default_style(UMAZE) == "minari" and datagen.default_style(MEDIUM) == "d4rl"
+    assert datagen.default_dataset_path(UMAZE, environ=environ) == tmp_path / f"{UMAZE}-minari-seed0.npz"
+    assert datagen.default_dataset_path(MEDIUM, 2, environ) == tmp_path / f"{MEDIUM}-d4rl-seed2.npz"
+    assert datagen.default_dataset_path(UMAZE, environ=environ, style="d4rl").name == f"{UMAZE}-d4rl-seed0.npz"
+
+
 def test_cli_generates_and_describes_a_dataset(tmp_path, capsys):
     out, plot = tmp_path / "umaze.npz", tmp_path / "coverage.png"
     assert data_main(["generate", UMAZE, "--transitions", "1500", "--seed", "2", "--out", str(out)]) == 0
@@ -119,7 +127,7 @@ def test_cli_generates_and_describes_a_dataset(tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"wrote {out}" in text and "1500 transitions" in text
     assert "commanded goals reached" in text and "waypoints reached" in text and "mean speed" in text
-    assert "style d4rl" in text and "one step is 0.1 s" in text
+    assert "style minari" in text and "one step is 0.05 s" in text  # umaze's default mode
     assert "rewarded transitions (at the evaluation goal)" in text and "episodes reaching the evaluation goal" in text
     assert "of the commanded goal" in text
     assert plot.stat().st_size > 10_000
