@@ -153,10 +153,10 @@ def data_main(argv: list[str] | None = None) -> None:
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
     defaults = "".join(f"{style} on {task}, " for task, style in DEFAULT_STYLES.items())
     gen.add_argument("--style", choices=sorted(STYLE_ANT),
-                     help=f"the data mode (default: {defaults}{UNMEASURED_TASKS_STYLE} on the other tasks). d4rl: D4RL's procedure, one goal per 1000-step episode kept after it "
-                          "is reached, on D4RL's ant (0.1 s steps, its torque); minari: a new goal whenever "
-                          "one is reached, a flip ends the episode, gymnasium's ant (0.05 s steps), like "
-                          "Minari's regenerated data")
+                     help=f"the data mode (default: {defaults}{UNMEASURED_TASKS_STYLE} on the other tasks). "
+                          "d4rl: D4RL's procedure, one goal per 1000-step episode kept after it is reached, "
+                          "on D4RL's ant (0.1 s steps, its torque); minari: a new goal whenever one is reached, "
+                          "a flip ends the episode, gymnasium's ant (0.05 s steps), like Minari's regenerated data")
     gen.add_argument("--workers", type=int, help="processes making episodes side by side; the bytes do not "
                                                  "depend on it (default: the machine's cores, at most 4)")
     gen.add_argument("--out", help="the .npz file to write (default: the task's default dataset in the "

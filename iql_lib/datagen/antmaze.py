@@ -14,6 +14,9 @@ hand-picked goals in D4RL, random goals here. Two styles (data modes):
 - `minari` — like Minari's regenerated D4RL data: a reached goal is replaced at once
   (the ant never lingers), a flip ends the episode; gymnasium's ant (0.05 s, gear 150).
 
+Each task trains by default on the mode that came closest to the IQL paper's ordering in
+our reference runs (`DEFAULT_STYLES`: `minari` on umaze, `d4rl` on medium-diverse).
+
 Rewards and terminals are relabelled after collection against the *task's* goal (the
 goal cell's centre) from the next observation, as D4RL's `relabel_antmaze_rewards.py`
 does: −1 per step, 0 with `terminals = 1` on a step that ends within 0.5 of it. The
