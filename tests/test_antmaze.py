@@ -41,6 +41,18 @@ def test_observation_is_d4rl_layout(umaze):
     assert umaze.action_space.low.min() == -1 and umaze.action_space.high.max() == 1
 
 
+def test_building_a_task_prints_nothing_about_envs_it_does_not_use():
+    """gymnasium-robotics 1.4.x prints a notice about Adroit hands on import; a user of
+    AntMaze should not meet it on every command."""
+    import subprocess
+    import sys
+
+    built = subprocess.run([sys.executable, "-c", "from iql_lib.envs.antmaze import AntMazeEnv; "
+                            "AntMazeEnv('antmaze-umaze-v0').reset(seed=0)"],
+                           capture_output=True, text=True, check=True)
+    assert "Adroit" not in built.stderr and built.stdout == ""
+
+
 def test_reward_is_minus_one_until_within_half_a_metre_of_the_goal(umaze):
     umaze.reset(seed=1)
     teleport(umaze, umaze.goal + np.array([0.8, 0.0]))

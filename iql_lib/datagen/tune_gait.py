@@ -19,7 +19,7 @@ import numpy as np
 
 from iql_lib.datagen.antmaze import ACTION_NOISE
 from iql_lib.datagen.gait import GAIT_FILES, Gait, healthy
-from iql_lib.envs.antmaze import ANTS
+from iql_lib.envs.antmaze import ANTS, import_gymnasium_robotics
 
 HEADINGS = np.deg2rad([0.0, 22.5, 45.0, 67.5])
 ROLLOUT_SECONDS, SWING_SECONDS = 15.0, 5.0
@@ -32,7 +32,8 @@ class OpenFloor:
     def __init__(self, ant: str = "gymnasium"):
         import mujoco
         import gymnasium as gym
-        import gymnasium_robotics  # noqa: F401
+
+        import_gymnasium_robotics()
 
         open_map = [[1] * 7] + [[1, 0, 0, 0, 0, 0, 1] for _ in range(5)] + [[1] * 7]
         open_map[3][3] = "r"

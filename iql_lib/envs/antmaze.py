@@ -26,6 +26,9 @@ D4RL's γ = 0.99 and time limits count it), `gymnasium` otherwise.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -122,14 +125,24 @@ def layout_grid(layout: str, frame: str) -> tuple[np.ndarray, tuple[int, int], t
     return grid, start, goal
 
 
+def import_gymnasium_robotics() -> None:
+    """Import gymnasium-robotics, which registers `AntMaze_*-v4`. Its 1.4.x releases print a
+    notice on import about the reward versions of Adroit hand envs (farama-notifications);
+    this library builds no Adroit env, so that notice is dropped and any other output passes."""
+    captured = io.StringIO()
+    with contextlib.redirect_stderr(captured):
+        import gymnasium_robotics  # noqa: F401
+    sys.stderr.write("".join(line for line in captured.getvalue().splitlines(keepends=True)
+                             if not line.startswith("AdroitHandRelocateDense-v1")))
+
+
 class AntMazeEnv(gym.Env):
     """One AntMaze task in one frame; see the module docstring."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, task: str, frame: str = "gymnasium", ant: str = "gymnasium"):
-        import gymnasium_robotics  # noqa: F401  (registers the AntMaze envs)
-
+        import_gymnasium_robotics()
         if frame not in ("gymnasium", "d4rl"):
             raise ValueError(f"frame must be 'gymnasium' or 'd4rl', got {frame!r}")
         self.task, self.frame, self.ant = TASKS[task], frame, ant_named(ant)
