@@ -2,6 +2,10 @@
 start and goal, the two frames, batched evaluation, and training end to end."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -44,13 +48,20 @@ def test_observation_is_d4rl_layout(umaze):
 def test_building_a_task_prints_nothing_about_envs_it_does_not_use():
     """gymnasium-robotics 1.4.x prints a notice about Adroit hands on import; a user of
     AntMaze should not meet it on every command."""
-    import subprocess
-    import sys
-
     built = subprocess.run([sys.executable, "-c", "from iql_lib.envs.antmaze import AntMazeEnv; "
                             "AntMazeEnv('antmaze-umaze-v0').reset(seed=0)"],
                            capture_output=True, text=True, check=True)
     assert "Adroit" not in built.stderr and built.stdout == ""
+
+
+def test_building_tasks_leaves_no_files_in_the_temp_folder(tmp_path):
+    """gymnasium-robotics writes each maze's XML to the temp folder; every run builds
+    several envs, so those files must not pile up there."""
+    subprocess.run([sys.executable, "-c", "from iql_lib.envs.antmaze import AntMazeEnv\n"
+                    "for task in ('antmaze-umaze-v0', 'antmaze-medium-diverse-v0'):\n"
+                    "    AntMazeEnv(task, frame='d4rl', ant='d4rl').reset(seed=0)"],
+                   check=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reward_is_minus_one_until_within_half_a_metre_of_the_goal(umaze):

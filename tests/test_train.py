@@ -85,7 +85,7 @@ def test_filtered_bc_trains_on_the_top_trajectories(tmp_path):
 
 
 def _iql_train_cmd(out: Path, *extra: str) -> list[str]:
-    return [str(BIN / "iql-train"), "--algo", "awac", "--num-timesteps", "3000", "--eval-freq", "500",
+    return [str(BIN / "iql-train"), "--algo", "awac", "--num-timesteps", "1500", "--eval-freq", "250",
             "--eval-episodes", "4", "--seed", "5", "--out", str(out), "--quiet", *extra]
 
 
@@ -98,13 +98,13 @@ def test_killed_run_resumes_without_losing_or_duplicating_rows(tmp_path):
     csv_path = killed / "awac_lambda_0.1_PointmassMedium-v0_seed5" / "eval.csv"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if csv_path.exists() and len(read_eval_csv(csv_path)[0]) >= 3:  # steps 0, 500, 1000
+        if csv_path.exists() and len(read_eval_csv(csv_path)[0]) >= 3:  # steps 0, 250, 500
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     steps_at_kill = read_eval_csv(csv_path)[0]
-    assert steps_at_kill[-1] < 3000, "the run finished before it could be killed"
+    assert steps_at_kill[-1] < 1500, "the run finished before it could be killed"
 
     subprocess.run(_iql_train_cmd(killed, "--resume"), check=True, timeout=300)
     ref_dir = reference / csv_path.parent.name

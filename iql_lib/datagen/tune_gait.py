@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from multiprocessing import Pool
 
 import numpy as np
 
 from iql_lib.datagen.antmaze import ACTION_NOISE
 from iql_lib.datagen.gait import GAIT_FILES, Gait, healthy
-from iql_lib.envs.antmaze import ANTS, import_gymnasium_robotics
+from iql_lib.envs.antmaze import ANTS, make_ant_maze
 
 HEADINGS = np.deg2rad([0.0, 22.5, 45.0, 67.5])
 ROLLOUT_SECONDS, SWING_SECONDS = 15.0, 5.0
@@ -31,15 +30,10 @@ class OpenFloor:
 
     def __init__(self, ant: str = "gymnasium"):
         import mujoco
-        import gymnasium as gym
-
-        import_gymnasium_robotics()
 
         open_map = [[1] * 7] + [[1, 0, 0, 0, 0, 0, 1] for _ in range(5)] + [[1] * 7]
         open_map[3][3] = "r"
-        with warnings.catch_warnings():  # "-v4 is out of date": v4 is D4RL's ant, on purpose
-            warnings.simplefilter("ignore", DeprecationWarning)
-            sim = gym.make("AntMaze_UMaze-v4", maze_map=open_map, disable_env_checker=True).unwrapped
+        sim = make_ant_maze(open_map)
         sim.reset(seed=0)
         self.mujoco, self.model, self.data = mujoco, sim.ant_env.model, sim.ant_env.data
         self.frame_skip = ANTS[ant].frame_skip

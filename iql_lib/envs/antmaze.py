@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -136,13 +137,24 @@ def import_gymnasium_robotics() -> None:
                              if not line.startswith("AdroitHandRelocateDense-v1")))
 
 
+def make_ant_maze(maze_map: list, **kwargs):
+    """gymnasium-robotics' `AntMaze_UMaze-v4` (unwrapped) on `maze_map`. It writes the maze's
+    MuJoCo XML to the temp folder and never deletes it; the model is loaded by then, so
+    the file is removed here rather than left behind by every env built."""
+    import_gymnasium_robotics()
+    with warnings.catch_warnings():  # "-v4 is out of date": v4 is D4RL's 29-dim ant, on purpose
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sim = gym.make("AntMaze_UMaze-v4", maze_map=maze_map, disable_env_checker=True, **kwargs).unwrapped
+    os.remove(sim.tmp_xml_file_path)
+    return sim
+
+
 class AntMazeEnv(gym.Env):
     """One AntMaze task in one frame; see the module docstring."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, task: str, frame: str = "gymnasium", ant: str = "gymnasium"):
-        import_gymnasium_robotics()
         if frame not in ("gymnasium", "d4rl"):
             raise ValueError(f"frame must be 'gymnasium' or 'd4rl', got {frame!r}")
         self.task, self.frame, self.ant = TASKS[task], frame, ant_named(ant)
@@ -151,10 +163,8 @@ class AntMazeEnv(gym.Env):
         self.grid, self.start_cell, self.goal_cell = grid, start, goal
         maze_map = grid.astype(object)
         maze_map[start], maze_map[goal] = "r", "g"
-        with warnings.catch_warnings():  # "-v4 is out of date": v4 is D4RL's 29-dim ant, on purpose
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.sim = gym.make("AntMaze_UMaze-v4", maze_map=maze_map.tolist(), continuing_task=False,
-                                reset_target=False, max_episode_steps=None, disable_env_checker=True).unwrapped
+        self.sim = make_ant_maze(maze_map.tolist(), continuing_task=False, reset_target=False,
+                                 max_episode_steps=None)
         self.sim.ant_env.frame_skip = self.ant.frame_skip  # the ant env's dt follows
         self.sim.ant_env.model.actuator_gear[:, 0] = self.ant.gear
         # simulator position of cell (r, c)'s centre: x = (c + ½)·SCALE − cx, y = cy − (r + ½)·SCALE
