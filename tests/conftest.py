@@ -15,8 +15,10 @@ from iql_lib.logs import RunLogger
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 # Generated AntMaze data lives in a per-user cache; the suite (and every notebook kernel
-# it starts) sees an empty one, so no test depends on what this machine built before.
-os.environ["IQL_DATA_DIR"] = tempfile.mkdtemp(prefix="iql-test-data-")
+# it starts) sees an empty one, so no test depends on what this machine built before; it is
+# removed when the suite's interpreter exits.
+DATA_DIR = tempfile.TemporaryDirectory(prefix="iql-test-data-")
+os.environ["IQL_DATA_DIR"] = DATA_DIR.name
 
 
 def reference_blanks_module() -> str:
