@@ -20,6 +20,7 @@ class EvalResult:
     lengths: np.ndarray              # [n_episodes]
     successes: np.ndarray            # [n_episodes] bool
     trajectories: list[np.ndarray]   # positions per episode, [T + 1, 2]
+    final_observations: np.ndarray | None = None  # [n_episodes, ob_dim]: where each ended (simulator envs)
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -91,17 +92,18 @@ def shortest_path_reference(env: PointMassEnv, n_episodes: int = 200, seed: int 
     return evaluate_pointmass(act, env, n_episodes, seed)
 
 
-def evaluate_envs(act, envs: list, n_episodes: int, seed: int, device: str | torch.device = "cpu") -> EvalResult:
+def evaluate_envs(act, envs: list, n_episodes: int, seed: int, device: str | torch.device = "cpu",
+                  options: dict | None = None) -> EvalResult:
     """Run `n_episodes` episodes on a pool of gymnasium envs stepped in lockstep.
 
-    Episode `i` resets with seed `seed + i` whatever the pool size, so a pool of one
-    (sequential evaluation) and a pool of many give the same episodes for a
-    deterministic policy.
+    Episode `i` resets with seed `seed + i` (and the reset `options`, e.g. an AntMaze
+    start cell) whatever the pool size, so a pool of one (sequential evaluation) and a
+    pool of many give the same episodes for a deterministic policy.
     """
-    returns, lengths, successes, trajectories = [], [], [], []
+    returns, lengths, successes, trajectories, finals = [], [], [], [], []
     for first in range(0, n_episodes, len(envs)):
         pool = envs[: min(len(envs), n_episodes - first)]
-        obs = np.stack([env.reset(seed=seed + first + i)[0] for i, env in enumerate(pool)])
+        obs = np.stack([env.reset(seed=seed + first + i, options=options)[0] for i, env in enumerate(pool)])
         alive = np.ones(len(pool), dtype=bool)
         ret, length, success = np.zeros(len(pool)), np.zeros(len(pool), dtype=np.int64), np.zeros(len(pool), bool)
         paths = [[env.positions_from_observations(o)] for env, o in zip(pool, obs)]
@@ -119,4 +121,5 @@ def evaluate_envs(act, envs: list, n_episodes: int, seed: int, device: str | tor
         lengths += list(length)
         successes += list(success)
         trajectories += [np.array(p) for p in paths]
-    return EvalResult(np.array(returns), np.array(lengths), np.array(successes), trajectories)
+        finals += list(obs)
+    return EvalResult(np.array(returns), np.array(lengths), np.array(successes), trajectories, np.array(finals))

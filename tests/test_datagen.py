@@ -1,5 +1,5 @@
 """The local AntMaze data: the gait, the generator and its two styles, `iql-data generate` and
-`info` (with its diagnostics), the default dataset, and value maps of a trained run."""
+`info` (with its diagnostics), the default dataset, and value maps and reach of a trained run."""
 from __future__ import annotations
 
 import numpy as np
@@ -366,6 +366,66 @@ def test_value_maps_refuse_a_run_off_antmaze(tmp_path):
                        "--out", str(tmp_path), "--quiet"]) == 0
     with pytest.raises(ValueError, match="drawn over an AntMaze .got a run on PointmassMedium-v0"):
         antmaze_value_map(next(tmp_path.glob("bc_*_seed1")))
+
+
+def walker(env):
+    """The data's own controller as a policy: the gait along the planner's waypoints to the
+    task's goal, its phase clock restarting with each episode."""
+    driver = datagen.WaypointDriver(env, Gait.load(ant=env.ant.name), datagen.ControllerStats())
+
+    def act(obs):
+        observation = obs[0].numpy().astype(np.float64)
+        if env._t == 0:
+            driver.command(observation[:2], env.goal)
+        return torch.as_tensor(driver.action(observation, env._t))[None]
+    return act
+
+
+def test_reach_counts_cells_along_the_maze_the_walker_arrives_from_all_and_a_standing_ant_from_none(tmp_path):
+    from iql_lib.reach import measure_reach, plot_reach
+
+    env = AntMazeEnv(UMAZE)
+    walked = measure_reach(walker(env), env, speed=1.0, episodes=1)
+    by_cell = dict(zip(walked.cells, walked.metres))
+    # the U: the goal's row, down the right-hand column, back along the start's row
+    assert by_cell == {(1, 1): 0, (1, 2): 4, (1, 3): 8, (2, 3): 12, (3, 3): 16, (3, 2): 20, (3, 1): 24}
+    assert walked.success.tolist() == [1.0] * 7 and walked.flipped.tolist() == [0.0] * 7
+    assert walked.reach() == walked.start_metres == 24 and walked.steps(24) == pytest.approx(480)
+    assert walked.lines()[0] == ("success ≥ 50 % from every cell up to 24 m from the goal "
+                                 "(480 steps at the data's 1.00 m/s)")
+    standing = measure_reach(lambda obs: torch.zeros(len(obs), 8), env, speed=1.0, episodes=2)
+    assert standing.success[standing.metres > 0].tolist() == [0.0] * 6
+    assert "0 % success there (2 episodes per cell)" in standing.lines()[1]
+    assert standing.flipped.tolist() == [0.0] * 7  # a standing ant stays on its legs
+    assert standing.lines()[2].startswith("0 of the ") and standing.lines()[2].endswith(
+        "failed episodes ended with the ant on its back")
+    assert plot_reach(walked, tmp_path / "reach.png").stat().st_size > 10_000
+
+
+def test_reach_is_the_distance_up_to_which_every_distance_succeeds_often_enough():
+    from iql_lib.reach import Reach
+
+    env = AntMazeEnv(UMAZE)
+    metres = np.array([0.0, 4, 4, 8, 12, 16, 20])
+    reach = lambda success: Reach(env, [], metres, np.array(success), np.zeros(7), 2, 1.0)  # noqa: E731
+    assert reach([1, 1, 0.5, 0.5, 0, 1, 1]).reach() == 8   # 4 m: (1 + 0.5) / 2 = 0.75
+    assert reach([1, 1, 0.5, 0.5, 0, 1, 1]).reach(0.8) == 0
+    assert reach([1, 0, 0, 1, 1, 1, 1]).reach() == 0
+    assert reach([0, 1, 1, 1, 1, 1, 1]).reach() == -1
+    assert reach([1] * 7).reach(1.0) == 20
+    distances, success = reach([1, 1, 0.5, 0.5, 0, 1, 1]).by_distance()
+    assert distances.tolist() == [0, 4, 8, 12, 16, 20] and success.tolist() == [1, 0.75, 0.5, 0, 1, 1]
+
+
+def test_a_trained_runs_reach_starts_its_final_policy_in_every_cell(tmp_path, d4rl_umaze):
+    from iql_lib.data.antmaze_diagnostics import diagnose
+    from iql_lib.reach import run_reach
+
+    reach = run_reach(trained_umaze_run(tmp_path, d4rl_umaze, "iql"), episodes=1)
+    assert len(reach.cells) == 7 and reach.env.dt == 0.1  # the ant of its data, D4RL's
+    assert reach.speed == pytest.approx(diagnose(d4rl_umaze[0], dt=0.1).mean_speed)
+    assert reach.success.shape == (7,) and np.all((reach.success >= 0) & (reach.success <= 1))
+    assert np.isnan(reach.success_map()).sum() == 25 - 7  # walls
 
 
 def test_the_bytes_do_not_depend_on_the_number_of_workers(tmp_path):
