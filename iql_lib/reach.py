@@ -16,13 +16,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from iql_lib.data import load_dataset
 from iql_lib.data.antmaze_diagnostics import diagnose
 from iql_lib.datagen.gait import flipped
 from iql_lib.envs.antmaze import SCALE, AntMazeEnv
 from iql_lib.evaluate import evaluate_envs
 from iql_lib.plots import draw_value_map, save_figure
-from iql_lib.train import dataset_path, load_policy
+from iql_lib.value_maps import greedy_act, load_antmaze_run
 
 Cell = tuple[int, int]
 
@@ -130,12 +129,9 @@ def measure_reach(act, env: AntMazeEnv, speed: float, *, episodes: int = 5, seed
 def run_reach(run_dir: str | Path, *, episodes: int = 5, seed: int = 0, blanks=None) -> Reach:
     """`measure_reach` of an AntMaze run's final greedy policy (its first seed), distances
     counted in steps at the speed of the data it trained on."""
-    engine, cfg, _, env = load_policy(run_dir, blanks=blanks)
-    if not isinstance(env, AntMazeEnv):
-        raise ValueError(f"{run_dir}: reach is measured on an AntMaze (got a run on {cfg.env_name})")
-    speed = diagnose(load_dataset(dataset_path(cfg), env), dt=env.dt).mean_speed
-    generator = torch.Generator().manual_seed(seed)
-    return measure_reach(lambda obs: engine.act(0, obs, True, generator), env, speed, episodes=episodes, seed=seed)
+    engine, _, env, data = load_antmaze_run(run_dir, "reach is measured on an AntMaze", blanks)
+    speed = diagnose(data, dt=env.dt).mean_speed
+    return measure_reach(greedy_act(engine), env, speed, episodes=episodes, seed=seed)
 
 
 def plot_reach(reach: Reach, path: str | Path, *, title: str = "") -> Path:

@@ -17,7 +17,9 @@ import torch
 from matplotlib.figure import Figure
 
 from iql_lib.algos import AWAC, IQL
+from iql_lib.config import TrainConfig
 from iql_lib.data import load_dataset
+from iql_lib.data.transitions import Transitions
 from iql_lib.engine import Engine
 from iql_lib.envs.antmaze import AntMazeEnv
 from iql_lib.evaluate import evaluate_envs
@@ -37,9 +39,24 @@ def state_values(engine: Engine, obs: torch.Tensor) -> tuple[torch.Tensor, str] 
     if isinstance(algo, IQL):
         return algo.v(state["v_net"][0], obs), "V(s)"
     if isinstance(algo, AWAC):
-        greedy = engine.act(0, obs, True, torch.Generator())  # greedy: draws nothing
-        return algo.q.min(state["q_net"][0], obs, greedy), "min Q(s, π(s))"
+        return algo.q.min(state["q_net"][0], obs, greedy_act(engine)(obs)), "min Q(s, π(s))"
     return None
+
+
+def greedy_act(engine: Engine):
+    """Seed 0's policy acting with its mean action, `act(obs) -> actions` (it draws nothing)."""
+    generator = torch.Generator()
+    return lambda obs: engine.act(0, obs, True, generator)
+
+
+def load_antmaze_run(run_dir: str | Path, what: str,
+                     blanks=None) -> tuple[Engine, TrainConfig, AntMazeEnv, Transitions]:
+    """An AntMaze run's final policy, config, task and the dataset it trained on; a run on
+    another env is refused with `what` the caller needs an AntMaze for."""
+    engine, cfg, _, env = load_policy(run_dir, blanks=blanks)
+    if not isinstance(env, AntMazeEnv):
+        raise ValueError(f"{run_dir}: {what} (got a run on {cfg.env_name})")
+    return engine, cfg, env, load_dataset(dataset_path(cfg), env)
 
 
 @dataclass
@@ -66,10 +83,8 @@ def antmaze_value_map(run_dir: str | Path, *, bins_per_cell: int = 4, states_per
     A value needs the ant's whole state, not just its position: each square of the map (a
     1/`bins_per_cell` cell) shows the mean value of up to `states_per_square` dataset states
     found in it (drawn at random with `seed`), so the joints are those the data had there."""
-    engine, cfg, _, env = load_policy(run_dir, blanks=blanks)
-    if not isinstance(env, AntMazeEnv):
-        raise ValueError(f"{run_dir}: these maps are drawn over an AntMaze (got a run on {cfg.env_name})")
-    observations = load_dataset(dataset_path(cfg), env).observations
+    engine, _, env, data = load_antmaze_run(run_dir, "these maps are drawn over an AntMaze", blanks)
+    observations = data.observations
     rows, cols = env.drawing_maze.shape
     square = np.floor(env.to_cells(observations[:, :2]) * bins_per_cell).astype(np.int64)
     inside = np.all((square >= 0) & (square < [rows * bins_per_cell, cols * bins_per_cell]), axis=1)
@@ -88,8 +103,7 @@ def antmaze_value_map(run_dir: str | Path, *, bins_per_cell: int = 4, states_per
         counts = np.bincount(flat[chosen], minlength=size)
         totals = np.bincount(flat[chosen], weights=critic[0].numpy(), minlength=size)
         values = np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
-    generator = torch.Generator().manual_seed(seed)
-    rollouts = evaluate_envs(lambda obs: engine.act(0, obs, True, generator), [env], episodes, seed=seed)
+    rollouts = evaluate_envs(greedy_act(engine), [env], episodes, seed=seed)
     return PositionValues(values.reshape(rows * bins_per_cell, -1), label, rollouts.trajectories,
                           np.asarray(rollouts.successes), env)
 
