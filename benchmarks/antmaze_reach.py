@@ -8,9 +8,9 @@ the run has learned at its budget. For finished runs with their checkpoints:
     python benchmarks/antmaze_reach.py runs/reference/iql_zeta_0.9_antmaze-medium-diverse-v0_seed*
 
 prints per run the success from each distance, its reach and how many failed episodes
-ended with the ant on its back, and keeps a figure per run
-(success per start cell over the maze, success against distance) and the numbers
-(`reach.json`) in `benchmarks/results/antmaze_reference/reach/`.
+ended with the ant on its back (and how close to a wall), and keeps a figure per run
+(success per start cell over the maze with the falls marked, success against distance) and
+the numbers (`reach.json`) in `benchmarks/results/antmaze_reference/reach/`.
 """
 from __future__ import annotations
 
@@ -47,10 +47,14 @@ def main() -> None:
                    title=f"{run_dir.name}\nsuccess of the final greedy policy per start cell")
         table[run_dir.name] = {"episodes_per_cell": reach.episodes, "data_speed_m_per_s": round(reach.speed, 4),
                                "reach_m": reach.reach(), "start_m": reach.start_metres,
+                               "data_wall_distance_median_m": round(reach.data_wall_metres, 3),
                                "cells": [{"cell": list(c), "metres": float(m), "success": float(s),
                                           "flipped": float(f)}
                                          for c, m, s, f in zip(reach.cells, reach.metres, reach.success,
-                                                               reach.flipped)]}
+                                                               reach.flipped)],
+                               "falls": [{"cell_coordinates": [round(float(v), 3) for v in xy],
+                                          "wall_distance_m": round(float(d), 3)}
+                                         for xy, d in zip(reach.fall_positions, reach.fall_wall_metres())]}
     kept.write_text(json.dumps(table, indent=1) + "\n")
     print(f"kept in {args.out}")
 

@@ -21,6 +21,8 @@ class EvalResult:
     successes: np.ndarray            # [n_episodes] bool
     trajectories: list[np.ndarray]   # positions per episode, [T + 1, 2]
     final_observations: np.ndarray | None = None  # [n_episodes, ob_dim]: where each ended (simulator envs)
+    first_where: np.ndarray | None = None  # [n_episodes, 2]: position at the first step meeting `first_where`
+                                           # (NaN: none did)
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -93,14 +95,17 @@ def shortest_path_reference(env: PointMassEnv, n_episodes: int = 200, seed: int 
 
 
 def evaluate_envs(act, envs: list, n_episodes: int, seed: int, device: str | torch.device = "cpu",
-                  options: dict | None = None) -> EvalResult:
+                  options: dict | None = None, first_where=None) -> EvalResult:
     """Run `n_episodes` episodes on a pool of gymnasium envs stepped in lockstep.
 
     Episode `i` resets with seed `seed + i` (and the reset `options`, e.g. an AntMaze
     start cell) whatever the pool size, so a pool of one (sequential evaluation) and a
-    pool of many give the same episodes for a deterministic policy.
+    pool of many give the same episodes for a deterministic policy. With `first_where(obs)
+    -> bool` (e.g. "the ant is on its back"), each episode's position at the first step
+    that meets it is kept too.
     """
     returns, lengths, successes, trajectories, finals = [], [], [], [], []
+    marked = np.full((n_episodes, 2), np.nan)
     for first in range(0, n_episodes, len(envs)):
         pool = envs[: min(len(envs), n_episodes - first)]
         obs = np.stack([env.reset(seed=seed + first + i, options=options)[0] for i, env in enumerate(pool)])
@@ -117,9 +122,12 @@ def evaluate_envs(act, envs: list, n_episodes: int, seed: int, device: str | tor
                 success[i] |= bool(info.get("is_success", terminated))
                 paths[i].append(pool[i].positions_from_observations(obs[i]))
                 alive[i] = not (terminated or truncated)
+                if first_where is not None and np.isnan(marked[first + i, 0]) and first_where(obs[i]):
+                    marked[first + i] = paths[i][-1]
         returns += list(ret)
         lengths += list(length)
         successes += list(success)
         trajectories += [np.array(p) for p in paths]
         finals += list(obs)
-    return EvalResult(np.array(returns), np.array(lengths), np.array(successes), trajectories, np.array(finals))
+    return EvalResult(np.array(returns), np.array(lengths), np.array(successes), trajectories, np.array(finals),
+                      None if first_where is None else marked)

@@ -5,11 +5,12 @@ A run that fails from the task's start may succeed nearer the goal. How far its 
 reaches, in metres and in env steps at its data's speed, says how much of the task the
 run has learned at its budget, and what a longer budget or a faster ant would have to
 add: on medium-diverse the start lies farther from the goal than a 300k-step run's reach
-(README, "Reference runs").
+(README, "Reference runs"). Where the ants that end on their backs went over, and how far
+from a wall, says whether the policy fails by walking into places the data's ant avoided.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,9 @@ class Reach:
     flipped: np.ndarray       # [cells] share that ended with the ant on its back (it cannot right itself)
     episodes: int             # per cell
     speed: float              # m/s: the data's mean speed, to count distances in env steps
+    # [falls, 2] where the episodes that ended on the ant's back went over, (row, col) cell coordinates
+    fall_positions: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    data_wall_metres: float | None = None  # the median distance of the data's states from the nearest wall
 
     def steps(self, metres) -> np.ndarray:
         """Env steps the data's ant needs for `metres` at its mean speed."""
@@ -85,16 +89,30 @@ class Reach:
                 f"the task's start: {start:g} m ({self.steps(start):.0f} steps), "
                 f"{100 * start_success:.0f} % success there ({self._episodes})",
                 f"{self.episodes * self.flipped.sum():.0f} of the {failed:.0f} failed episodes ended "
-                "with the ant on its back"]
+                "with the ant on its back" + self._where_it_fell()]
+
+    def fall_wall_metres(self) -> np.ndarray:
+        """[falls] how far from the nearest wall (m) each ant that ended on its back went over."""
+        return SCALE * self.env.drawing_maze.wall_distance(self.fall_positions)
+
+    def _where_it_fell(self) -> str:
+        if not len(self.fall_positions):
+            return ""
+        data = "" if self.data_wall_metres is None else f" (the data's states: {self.data_wall_metres:.1f} m)"
+        return f", going over a median {np.median(self.fall_wall_metres()):.1f} m from the nearest wall" + data
 
     def draw(self, map_ax, curve_ax, *, title: str = ""):
-        """Success per start cell over the maze, and success against distance (m, and env
-        steps on the top axis) with the task's start marked."""
+        """Success per start cell over the maze, with a cross where each ant went over, and
+        success against distance (m, and env steps on the top axis) with the task's start marked."""
         draw_value_map(map_ax, self.env, self.success_map(), vmin=0.0, vmax=1.0, label="success rate",
                        title=title)
         for (r, c), s in zip(self.cells, self.success):
             map_ax.text(c + 0.5, r + 0.8, f"{100 * s:.0f} %", ha="center", va="center", fontsize=7,
                         color="black" if s > 0.6 else "white", zorder=5)
+        if len(self.fall_positions):
+            map_ax.scatter(self.fall_positions[:, 1], self.fall_positions[:, 0], marker="x", s=14,
+                           color="tab:red", linewidths=1, zorder=6, label="went over (for good)")
+            map_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
         distances, success = self.by_distance()
         curve_ax.scatter(self.metres, 100 * self.success, s=12, alpha=0.5, label="one start cell")
         curve_ax.plot(distances, 100 * success, marker="o", label="mean at that distance")
@@ -118,11 +136,13 @@ def measure_reach(act, env: AntMazeEnv, speed: float, *, episodes: int = 5, seed
     maze = env.drawing_maze
     hops = maze.distances_to(tuple(env.goal_cell))
     cells = [cell for cell in maze.free_cells() if cell in hops]
-    results = [evaluate_envs(act, [env], episodes, seed + episodes * i, options={"start_cell": cell})
-               for i, cell in enumerate(cells)]
+    results = [evaluate_envs(act, [env], episodes, seed + episodes * i, options={"start_cell": cell},
+                             first_where=flipped) for i, cell in enumerate(cells)]
+    on_back = [np.array([flipped(o) for o in r.final_observations]) for r in results]
+    falls = np.concatenate([r.first_where[f] for r, f in zip(results, on_back)])
     return Reach(env, cells, SCALE * np.array([hops[c] for c in cells], dtype=float),
-                 np.array([r.successes.mean() for r in results]),
-                 np.array([np.mean([flipped(o) for o in r.final_observations]) for r in results]), episodes, speed)
+                 np.array([r.successes.mean() for r in results]), np.array([f.mean() for f in on_back]),
+                 episodes, speed, env.to_cells(falls))
 
 
 @torch.no_grad()
@@ -131,7 +151,10 @@ def run_reach(run_dir: str | Path, *, episodes: int = 5, seed: int = 0, blanks=N
     counted in steps at the speed of the data it trained on."""
     engine, _, env, data = load_antmaze_run(run_dir, "reach is measured on an AntMaze", blanks)
     speed = diagnose(data, dt=env.dt).mean_speed
-    return measure_reach(greedy_act(engine), env, speed, episodes=episodes, seed=seed)
+    reach = measure_reach(greedy_act(engine), env, speed, episodes=episodes, seed=seed)
+    sample = env.to_cells(env.positions_from_observations(data.observations[::50]))  # 20k states of 1M
+    reach.data_wall_metres = float(np.median(SCALE * env.drawing_maze.wall_distance(sample)))
+    return reach
 
 
 def plot_reach(reach: Reach, path: str | Path, *, title: str = "") -> Path:

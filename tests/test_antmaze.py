@@ -128,6 +128,23 @@ def test_evaluation_trajectories_record_every_position(umaze):
     assert np.ptp(recorded, axis=0).max() > 0.01  # it moved, and the record shows it
 
 
+def test_evaluation_keeps_where_each_episode_first_met_a_condition(umaze):
+    weights = torch.randn(29, 8, generator=torch.Generator().manual_seed(1)) * 0.3
+    policy = lambda obs: torch.tanh(obs @ weights)  # noqa: E731
+    pool = [umaze, make_env(UMAZE)]
+    result = evaluate_envs(policy, pool, n_episodes=3, seed=4, first_where=lambda obs: True)
+    np.testing.assert_allclose(result.first_where, [t[1] for t in result.trajectories])  # the first step
+    # moved 5 cm from its start: a step inside each trajectory, the same one batched or not
+    away = lambda obs: bool(np.linalg.norm(obs[:2] - start) > 0.05)  # noqa: E731
+    start = umaze.reset(seed=4)[0][:2]
+    one = evaluate_envs(policy, [umaze], n_episodes=1, seed=4, first_where=away)
+    (path,) = one.trajectories
+    first = np.argmax(np.linalg.norm(path - start, axis=1) > 0.05)
+    assert first > 1 and np.array_equal(one.first_where[0], path[first])
+    never = evaluate_envs(policy, pool, n_episodes=3, seed=4, first_where=lambda obs: False)
+    assert np.isnan(never.first_where).all() and evaluate_envs(policy, pool, 1, 4).first_where is None
+
+
 def _tiny_antmaze_dataset(path, n=600):
     rng = np.random.default_rng(0)
     obs = rng.standard_normal((n, 29)).astype(np.float32)

@@ -417,6 +417,24 @@ def test_reach_is_the_distance_up_to_which_every_distance_succeeds_often_enough(
     assert distances.tolist() == [0, 4, 8, 12, 16, 20] and success.tolist() == [1, 0.75, 0.5, 0, 1, 1]
 
 
+def test_reach_says_how_close_to_a_wall_the_ant_went_over(tmp_path):
+    from iql_lib.reach import Reach, plot_reach
+
+    env = AntMazeEnv(UMAZE)
+    cells = [(1, 1), (1, 2), (1, 3), (2, 3), (3, 3), (3, 2), (3, 1)]
+    success, on_back = np.array([1.0, 1, 1, 0, 0, 0, 0]), np.array([0.0, 0, 0, 1, 1, 1, 0])
+    # 2 m (a cell's centre), 1.13 m (by the inner wall's corner) and 1 m (a quarter cell from the top wall)
+    falls = np.array([(1.5, 1.5), (1.8, 3.2), (1.25, 1.5)])
+    reach = Reach(env, cells, 4.0 * np.arange(7), success, on_back, 1, 1.0, falls)
+    assert reach.lines()[2] == ("3 of the 4 failed episodes ended with the ant on its back, going over "
+                                "a median 1.1 m from the nearest wall")
+    reach.data_wall_metres = 1.7
+    assert reach.lines()[2].endswith("a median 1.1 m from the nearest wall (the data's states: 1.7 m)")
+    assert Reach(env, cells, 4.0 * np.arange(7), success, 0 * on_back, 1, 1.0).lines()[2] == \
+        "0 of the 4 failed episodes ended with the ant on its back"
+    assert plot_reach(reach, tmp_path / "reach.png").stat().st_size > 10_000
+
+
 def test_a_trained_runs_reach_starts_its_final_policy_in_every_cell(tmp_path, d4rl_umaze):
     from iql_lib.data.antmaze_diagnostics import diagnose
     from iql_lib.reach import run_reach
@@ -426,6 +444,11 @@ def test_a_trained_runs_reach_starts_its_final_policy_in_every_cell(tmp_path, d4
     assert reach.speed == pytest.approx(diagnose(d4rl_umaze[0], dt=0.1).mean_speed)
     assert reach.success.shape == (7,) and np.all((reach.success >= 0) & (reach.success <= 1))
     assert np.isnan(reach.success_map()).sum() == 25 - 7  # walls
+    # one position per episode that ended on the ant's back, inside the maze
+    assert reach.fall_positions.shape == (round(reach.episodes * reach.flipped.sum()), 2)
+    assert np.all((reach.fall_positions >= 0) & (reach.fall_positions <= 5))
+    # the data's walker keeps to the corridors: its states' median is under the 2 m of a centre line
+    assert 0.8 < reach.data_wall_metres < 2.0
 
 
 def test_the_bytes_do_not_depend_on_the_number_of_workers(tmp_path):

@@ -78,6 +78,18 @@ def test_shortest_path_from_unreachable_cell_raises():
         maze.shortest_path((0, 0), (0, 2))
 
 
+def test_wall_distance_is_the_gap_to_the_nearest_wall_square_in_cells():
+    u = Maze("u", np.array([[1, 1, 1, 1, 1], [1, 0, 0, 0, 1], [1, 1, 1, 0, 1], [1, 0, 0, 0, 1],
+                            [1, 1, 1, 1, 1]]), start=(3.5, 1.5), goal=(1.5, 1.5))
+    points = [(1.5, 1.5),   # a cell's centre, walls on two sides: half a cell
+              (1.8, 3.2),   # by the inner wall's corner (2, 2)-(3, 3): diagonal gap 0.2, 0.2
+              (2.5, 3.5),   # the corridor down the right: walls left and right, half a cell away
+              (2.0, 2.5)]   # on the inner wall's edge
+    assert u.wall_distance(np.array(points)) == pytest.approx([0.5, np.hypot(0.2, 0.2), 0.5, 0.0])
+    open_floor = Maze("open", np.zeros((3, 4), dtype=np.int8), start=(0.5, 0.5), goal=(2.5, 3.5))
+    assert open_floor.wall_distance(np.array([[1.5, 1.5], [0.2, 3.0]])) == pytest.approx([1.5, 0.2])  # the edge
+
+
 # ---------------------------------------------------------------- registry and gymnasium API
 
 @pytest.mark.parametrize("env_id", sorted(ENV_SPECS))

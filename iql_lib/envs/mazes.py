@@ -52,6 +52,16 @@ class Maze:
                     queue.append(n)
         return dist
 
+    def wall_distance(self, points: np.ndarray) -> np.ndarray:
+        """Distance (in cells) from each `[n, 2]` point (row, col) to the nearest wall cell or
+        the grid's edge: how close an ant's torso came to scraping a wall."""
+        points = np.atleast_2d(np.asarray(points, dtype=float))
+        walls = np.argwhere(self.grid == 1) + 0.5                                    # [w, 2] centres
+        gaps = np.maximum(np.abs(points[:, None, :] - walls[None]) - 0.5, 0.0)      # to each square
+        nearest = np.linalg.norm(gaps, axis=-1).min(axis=1, initial=np.inf)
+        edges = np.minimum(points, np.array(self.shape) - points).min(axis=1)
+        return np.minimum(nearest, edges)
+
     def shortest_path(self, source: Cell, target: Cell) -> list[Cell]:
         """Cells from `source` to `target` inclusive along a shortest path."""
         dist = self.distances_to(target)
