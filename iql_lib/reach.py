@@ -152,7 +152,7 @@ def run_reach(run_dir: str | Path, *, episodes: int = 5, seed: int = 0, blanks=N
     engine, _, env, data = load_antmaze_run(run_dir, "reach is measured on an AntMaze", blanks)
     speed = diagnose(data, dt=env.dt).mean_speed
     reach = measure_reach(greedy_act(engine), env, speed, episodes=episodes, seed=seed)
-    sample = env.to_cells(env.positions_from_observations(data.observations[::50]))  # 20k states of 1M
+    sample = env.to_cells(env.positions_from_observations(data.observations[::50]))  # every 50th state
     reach.data_wall_metres = float(np.median(SCALE * env.drawing_maze.wall_distance(sample)))
     return reach
 

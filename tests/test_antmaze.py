@@ -135,8 +135,8 @@ def test_evaluation_keeps_where_each_episode_first_met_a_condition(umaze):
     result = evaluate_envs(policy, pool, n_episodes=3, seed=4, first_where=lambda obs: True)
     np.testing.assert_allclose(result.first_where, [t[1] for t in result.trajectories])  # the first step
     # moved 5 cm from its start: a step inside each trajectory, the same one batched or not
-    away = lambda obs: bool(np.linalg.norm(obs[:2] - start) > 0.05)  # noqa: E731
     start = umaze.reset(seed=4)[0][:2]
+    away = lambda obs: bool(np.linalg.norm(obs[:2] - start) > 0.05)  # noqa: E731
     one = evaluate_envs(policy, [umaze], n_episodes=1, seed=4, first_where=away)
     (path,) = one.trajectories
     first = np.argmax(np.linalg.norm(path - start, axis=1) > 0.05)
