@@ -108,6 +108,17 @@ def test_solution_notebooks_run_clean_and_earn_full_marks(graded):
     assert score == maximum > 0
 
 
+def test_graded_runs_draw_chapter_3_statically_not_under_sliders(graded):
+    """nbgrader runs a notebook with nobody at the keyboard: chapter 3's explorers draw
+    their figures instead of slider widgets, which can stall its client (jupyter/nbclient#312)."""
+    chapter_3 = next(p for p in graded.notebooks("solution") if p.name.startswith("03_"))
+    outputs = [out.get("data", {}) for cell in _cells(chapter_3) for out in cell.get("outputs", [])]
+    assert not any("application/vnd.jupyter.widget-view+json" in data for data in outputs)
+    explorers = [cell for cell in _cells(chapter_3) if _source(cell).startswith("explore_")]
+    assert len(explorers) == 2
+    assert all(any("image/png" in out.get("data", {}) for out in cell["outputs"]) for cell in explorers)
+
+
 def test_release_earns_zero_on_every_blank_and_quiz_question(graded):
     scores = graded.scores["release"]
     assert scores.keys() == graded.scores["solution"].keys()

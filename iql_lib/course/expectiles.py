@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from iql_lib.course.grading_run import nbgrader_executing
+
 DEFAULT_ZETA = 0.9
 # Sliders wide enough to set ζ to the hundredth with a mouse (a track of about 400 px).
 SLIDER_LOOK = dict(layout={"width": "560px"}, style={"description_width": "90px"})
@@ -19,6 +21,18 @@ SLIDER_LOOK = dict(layout={"width": "560px"}, style={"description_width": "90px"
 def legend_below(ax, ncol: int) -> None:
     """The legend under the axes, where it cannot hide a line or a bar."""
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
+
+
+def sliders_can_move() -> bool:
+    """True in a kernel a person drives. Elsewhere the figures render statically: under
+    nbgrader nobody moves a slider, and a widget cell can stall its client until the cell
+    timeout (jupyter/nbclient#312)."""
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None and not nbgrader_executing()
 
 
 def expectile(values: np.ndarray, zeta: float, tol: float = 1e-10) -> float:
@@ -150,13 +164,9 @@ def expectile_figure(zeta: float = DEFAULT_ZETA):
 
 def explore_expectiles(zeta: float = DEFAULT_ZETA):
     """In a notebook: the two panels under a ζ slider. Elsewhere: the static figure."""
-    try:
-        import ipywidgets as widgets
-        from IPython import get_ipython
-    except ImportError:
+    if not sliders_can_move():
         return expectile_figure(zeta)
-    if get_ipython() is None:
-        return expectile_figure(zeta)
+    import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     def show(zeta):
@@ -240,13 +250,9 @@ def zeta_sweep_figure(zeta: float = DEFAULT_ZETA, good_fraction: float = 0.2):
 def explore_zeta_sweep(zeta: float = DEFAULT_ZETA, good_fraction: float = 0.2):
     """In a notebook: `zeta_sweep_figure` under a ζ slider and a good-action-share slider.
     Elsewhere: the static figure."""
-    try:
-        import ipywidgets as widgets
-        from IPython import get_ipython
-    except ImportError:
+    if not sliders_can_move():
         return zeta_sweep_figure(zeta, good_fraction)
-    if get_ipython() is None:
-        return zeta_sweep_figure(zeta, good_fraction)
+    import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     def show(zeta, good_fraction):

@@ -19,6 +19,7 @@ import torch
 
 from iql_lib.algos.blanks import BLANK_NAMES, Blanks, definitions_from_notebooks
 from iql_lib.course.errors import BlankNotWritten, show_blank_errors_short
+from iql_lib.course.grading_run import nbgrader_executing
 
 FAST_ENV = "IQL_COURSE_FAST"
 RUNS_ENV = "IQL_COURSE_RUNS"
@@ -26,8 +27,7 @@ RUNS_ENV = "IQL_COURSE_RUNS"
 
 def fast_mode() -> bool:
     """True when `IQL_COURSE_FAST` is set, and while nbgrader validates or autogrades."""
-    return (os.environ.get(FAST_ENV, "") not in ("", "0")
-            or os.environ.get("NBGRADER_EXECUTION") in ("validate", "autograde"))
+    return os.environ.get(FAST_ENV, "") not in ("", "0") or nbgrader_executing()
 
 
 if fast_mode():
