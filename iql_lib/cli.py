@@ -69,7 +69,8 @@ def train_parser() -> argparse.ArgumentParser:
     _add(p, "--env-name", default="PointmassMedium-v0", choices=sorted(ENV_SPECS), metavar="ENV",
          help=f"environment id: {', '.join(sorted(ENV_SPECS))} (default: PointmassMedium-v0)")
     _add(p, "--offline-dataset", help="dataset: a .npz or D4RL .hdf5 file, or minari:<dataset id> "
-                                      "(default: the env's shipped dataset)")
+                                      "(default: PointmassMedium-v0's shipped data, or an antmaze task's "
+                                      "generated data, built on first use; the other PointMass mazes have none)")
     _add(p, "--download", action="store_true",
          help="fetch a minari: dataset that is not in the local Minari store (needs the network)")
     _add(p, "--iql-expectile", dest="expectile", type=float, help="IQL expectile ζ (default 0.9)")
@@ -147,7 +148,7 @@ def data_main(argv: list[str] | None = None) -> None:
     make = sub.add_parser("make-stitching", help="regenerate the PointMass stitching dataset")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default="datasets/pointmass_stitching_dataset.npz")
-    gen = sub.add_parser("generate", help="generate a D4RL-style AntMaze dataset locally (no network)")
+    gen = sub.add_parser("generate", help="generate an AntMaze dataset locally, d4rl or minari style (no network)")
     gen.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
     gen.add_argument("--transitions", type=int, default=1_000_000, help="steps to record (default 1000000)")
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")

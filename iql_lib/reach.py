@@ -5,8 +5,9 @@ A run that fails from the task's start may succeed nearer the goal. How far its 
 reaches, in metres and in env steps at its data's speed, says how much of the task the
 run has learned at its budget, and what a longer budget or a faster ant would have to
 add: on medium-diverse the start lies farther from the goal than a 300k-step run's reach
-(README, "Reference runs"). Where the ants that end on their backs went over, and how far
-from a wall, says whether the policy fails by walking into places the data's ant avoided.
+(`benchmarks/results/antmaze_reference/README.md`). Where the ants that end on their backs
+went over, and how far from a wall, says whether the policy fails by walking into places
+the data's ant avoided.
 """
 from __future__ import annotations
 
