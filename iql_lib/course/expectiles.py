@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from iql_lib.course.grading_run import nbgrader_executing
+from iql_lib.course.grading_run import nbgrader_execution
 
 DEFAULT_ZETA = 0.9
 # Sliders wide enough to set ζ to the hundredth with a mouse (a track of about 400 px).
@@ -32,7 +32,7 @@ def sliders_can_move() -> bool:
         from IPython import get_ipython
     except ImportError:
         return False
-    return get_ipython() is not None and not nbgrader_executing()
+    return get_ipython() is not None and nbgrader_execution() is None
 
 
 def expectile(values: np.ndarray, zeta: float, tol: float = 1e-10) -> float:

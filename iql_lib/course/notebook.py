@@ -19,7 +19,7 @@ import torch
 
 from iql_lib.algos.blanks import BLANK_NAMES, Blanks, definitions_from_notebooks
 from iql_lib.course.errors import BlankNotWritten, show_blank_errors_short
-from iql_lib.course.grading_run import nbgrader_executing
+from iql_lib.course.grading_run import nbgrader_execution
 
 FAST_ENV = "IQL_COURSE_FAST"
 RUNS_ENV = "IQL_COURSE_RUNS"
@@ -27,7 +27,7 @@ RUNS_ENV = "IQL_COURSE_RUNS"
 
 def fast_mode() -> bool:
     """True when `IQL_COURSE_FAST` is set, and while nbgrader validates or autogrades."""
-    return os.environ.get(FAST_ENV, "") not in ("", "0") or nbgrader_executing()
+    return os.environ.get(FAST_ENV, "") not in ("", "0") or nbgrader_execution() is not None
 
 
 if fast_mode():
@@ -72,7 +72,7 @@ def notebooks_folder(folder: str | Path = ".") -> Path:
     graded copy, which nbgrader writes one notebook at a time, so the blanks of later
     chapters are read from the submission itself (`<course>/submitted/<student>/<assignment>`)."""
     folder = Path(folder).resolve()
-    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+    if nbgrader_execution() == "autograde":
         submitted = folder.parents[2] / "submitted" / folder.parent.name / folder.name
         if submitted.is_dir():
             return submitted
