@@ -86,6 +86,9 @@ def train_parser() -> argparse.ArgumentParser:
          help="sample actions from the policy, or take its most likely/mean action "
               "(default: sample on PointMass, greedy on AntMaze)")
     _add(p, "--filter-top-percent", type=float, help="train on the top p %% of trajectories by return")
+    _add(p, "--normalize-observations", action="store_true",
+         help="feed every network the observations standardised by the dataset's mean and std "
+              "(as CORL's IQL does on AntMaze; off by default)")
     _add(p, "--exp-name", help="experiment name (default: from the algorithm and its knobs)")
     _add(p, "--batch-size", type=int, help="minibatch size (default 256)")
     _add(p, "--learning-rate", "--lr", type=float, help="Adam learning rate")
@@ -118,6 +121,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values["download"] = args.download or None
     values["wandb"] = args.wandb or None
     values["tensorboard"] = args.tensorboard or None
+    values["normalize_observations"] = args.normalize_observations or None
     require_trackers(args.wandb, args.tensorboard)
     return make_config(args.env_name, **values)
 
@@ -142,21 +146,39 @@ def data_main(argv: list[str] | None = None) -> None:
         epilog="examples:\n"
                "  iql-data generate antmaze-medium-diverse-v0 --transitions 1000000 --seed 0\n"
                "  iql-data info ~/.cache/iql-lib/antmaze-medium-diverse-v0-d4rl-seed0.npz --plot coverage.png\n"
-               "  iql-data convert minari:D4RL/antmaze/umaze-v1 umaze.npz --download",
+               "  iql-data convert minari:D4RL/antmaze/umaze-v1 umaze.npz --download\n"
+               "  iql-data walker train --out runs/walker && iql-data walker ship runs/walker/walker.pt",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
+    walker = sub.add_parser("walker", help="train, test and ship the learned walker behind the walker-style data")
+    walker_sub = walker.add_subparsers(dest="walker_command", required=True)
+    train = walker_sub.add_parser("train", help="SAC on D4RL's ant walking along commanded directions "
+                                                "(resumes from OUT/checkpoint.pt unless --fresh)")
+    train.add_argument("--out", default="runs/walker", help="run folder (default: runs/walker)")
+    train.add_argument("--steps", type=int, help="environment steps (default 400000)")
+    train.add_argument("--seed", type=int, help="the same seed gives the same walker (default 0)")
+    train.add_argument("--fresh", action="store_true", help="start over, ignoring a checkpoint")
+    train.add_argument("--compile", action="store_true", help="compile the SAC step (torch.compile; faster)")
+    test = walker_sub.add_parser("test", help="the walking test: speed along the command and flips")
+    test.add_argument("weights", nargs="?", help="a walker.pt (default: the shipped walker)")
+    test.add_argument("--rollouts", type=int, default=24, help="30-second rollouts (default 24)")
+    ship = walker_sub.add_parser("ship", help="copy a trained walker.pt into the package")
+    ship.add_argument("weights", help="the walker.pt a training wrote")
     make = sub.add_parser("make-stitching", help="regenerate the PointMass stitching dataset")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default="datasets/pointmass_stitching_dataset.npz")
-    gen = sub.add_parser("generate", help="generate an AntMaze dataset locally, d4rl or minari style (no network)")
+    gen = sub.add_parser("generate", help="generate an AntMaze dataset locally, walker, d4rl or minari style "
+                                          "(no network)")
     gen.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
     gen.add_argument("--transitions", type=int, default=1_000_000, help="steps to record (default 1000000)")
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
     defaults = "".join(f"{style} on {task}, " for task, style in DEFAULT_STYLES.items())
     gen.add_argument("--style", choices=sorted(STYLE_ANT),
                      help=f"the data mode (default: {defaults}{UNMEASURED_TASKS_STYLE} on the other tasks). "
-                          "d4rl: D4RL's procedure, one goal per 1000-step episode kept after it is reached, "
-                          "on D4RL's ant (0.1 s steps, its torque); minari: a new goal whenever one is reached, "
+                          "walker: D4RL's procedure and D4RL's kind of controller, the learned walker (SAC) "
+                          "heading for D4RL's noisy waypoints; d4rl: D4RL's procedure, one goal per 1000-step "
+                          "episode kept after it is reached, with the tuned gait, on D4RL's ant (0.1 s steps, "
+                          "its torque); minari: a new goal whenever one is reached, "
                           "a flip ends the episode, gymnasium's ant (0.05 s steps), like Minari's regenerated data")
     gen.add_argument("--workers", type=int, help="processes making episodes side by side; the bytes do not "
                                                  "depend on it (default: the machine's cores, at most 4)")
@@ -172,6 +194,8 @@ def data_main(argv: list[str] | None = None) -> None:
     conv.add_argument("out", help="the .npz file to write (it records the data's frame)")
     conv.add_argument("--download", action="store_true", help="fetch a minari: dataset (needs the network)")
     args = p.parse_args(argv)
+    if args.command == "walker":
+        return _walker_command(args)
     if args.command == "convert":
         from iql_lib.data.loaders import convert
 
@@ -194,6 +218,26 @@ def data_main(argv: list[str] | None = None) -> None:
         print(f"wrote {out}")
         args = argparse.Namespace(dataset=str(out), env_name=args.task, plot=None)
     _print_info(args.dataset, args.env_name, args.plot)
+
+
+def _walker_command(args: argparse.Namespace) -> None:
+    import torch
+
+    from iql_lib.config import WalkerConfig
+    from iql_lib.datagen import walker
+
+    torch.set_num_threads(1)  # the walker's small networks gain nothing from more; leave cores to others
+    if args.walker_command == "train":
+        chosen = {"seed": args.seed, "total_steps": args.steps, "compile": args.compile or None}
+        cfg = WalkerConfig(**{k: v for k, v in chosen.items() if v is not None})
+        print(f"wrote {walker.WalkerTraining(cfg, args.out).run(resume=not args.fresh)}")
+    elif args.walker_command == "test":
+        stats = walker.walking_test(walker.Walker.load(args.weights or walker.WALKER_FILE), rollouts=args.rollouts)
+        print(f"{stats.speed:.2f} m/s along the command; {stats.flips} flips and {stats.unhealthy} rollouts "
+              f"out of the healthy range, in {stats.rollouts} rollouts of 30 s")
+    else:
+        path = walker.ship(args.weights)
+        print(f"shipped {args.weights} as {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 def _print_info(path: str, env_name: str | None, plot: str | None) -> None:

@@ -36,6 +36,7 @@ class TrainConfig:
     temperature: float = 0.1          # λ in exp(A / λ), IQL and AWAC
     max_weight: float = 50.0          # clamp on the advantage weights
     filter_top_percent: float | None = None  # filtered BC: keep the top p % trajectories
+    normalize_observations: bool = False  # feed the networks (s − mean) / std of the dataset's states
 
     # evaluation and logging
     eval_freq: int = 2_000
@@ -82,6 +83,32 @@ def default_exp_name(cfg: TrainConfig) -> str:
     if cfg.algo == "awac":
         return f"awac_lambda_{cfg.temperature:g}"
     return cfg.algo
+
+
+@dataclass
+class WalkerConfig:
+    """The online SAC that trains the AntMaze data's walker (`iql_lib.datagen.walker`) on
+    D4RL's ant: OGBench's recipe (256×256 networks, batch 256, learned entropy weight)."""
+
+    seed: int = 0
+    total_steps: int = 400_000        # environment steps, one gradient step each after `learning_starts`
+    learning_starts: int = 5_000      # uniform random actions until then
+    batch_size: int = 256
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    hidden_size: int = 256
+    n_layers: int = 2
+    grad_clip: float = float("inf")
+    polyak_tau: float = 0.005
+    episode_steps: int = 1_000
+    command_every: int = 100          # steps between fresh random directions
+    eval_freq: int = 10_000
+    eval_rollouts: int = 8            # of the walking test (24 for acceptance)
+    checkpoint_freq: int = 10_000
+    compile: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def make_config(env_name: str = "PointmassMedium-v0", **overrides) -> TrainConfig:

@@ -24,11 +24,22 @@ from iql_lib.data import Transitions
 
 @dataclass
 class ReplayTensor:
-    """The dataset packed column-wise into one `[N, D]` tensor on the device."""
+    """Transitions packed column-wise into one `[N, D]` tensor on the device; minibatches
+    come from its first `filled` rows (all of them for a dataset; an online learner's
+    buffer fills as it acts)."""
 
     data: torch.Tensor
     slices: dict[str, slice]
     discrete: bool
+    filled: int
+
+    @staticmethod
+    def _layout(widths: dict[str, int]) -> dict[str, slice]:
+        slices, start = {}, 0
+        for key, width in widths.items():
+            slices[key] = slice(start, start + width)
+            start += width
+        return slices
 
     @classmethod
     def from_transitions(cls, t: Transitions, device) -> "ReplayTensor":
@@ -39,17 +50,25 @@ class ReplayTensor:
             "next_obs": t.next_observations,
             "terminals": t.terminals[:, None],
         }
-        slices, start = {}, 0
-        for key, value in columns.items():
-            slices[key] = slice(start, start + value.shape[1])
-            start += value.shape[1]
         packed = torch.as_tensor(np.concatenate(list(columns.values()), axis=1), device=device)
-        return cls(packed, slices, t.actions.ndim == 1)
+        return cls(packed, cls._layout({k: v.shape[1] for k, v in columns.items()}), t.actions.ndim == 1, len(t))
+
+    @classmethod
+    def empty(cls, capacity: int, ob_dim: int, ac_dim: int, device) -> "ReplayTensor":
+        """Room for `capacity` continuous-action transitions, none yet."""
+        slices = cls._layout({"obs": ob_dim, "actions": ac_dim, "rewards": 1, "next_obs": ob_dim, "terminals": 1})
+        return cls(torch.zeros(capacity, 2 * ob_dim + ac_dim + 2, device=device), slices, False, 0)
+
+    def append(self, obs, action, reward: float, next_obs, terminal: bool) -> None:
+        row = np.concatenate([obs, action, [reward], next_obs, [float(terminal)]]).astype(np.float32)
+        self.data[self.filled] = torch.from_numpy(row)
+        self.filled += 1
 
     def sample(self, batch_size: int, generators: list[torch.Generator]) -> dict[str, torch.Tensor]:
         """One minibatch per generator, `[S, B, ...]`: S index draws, one gather."""
-        n, device = len(self.data), self.data.device
-        idx = torch.stack([torch.randint(n, (batch_size,), device=device, generator=g) for g in generators])
+        device = self.data.device
+        idx = torch.stack([torch.randint(self.filled, (batch_size,), device=device, generator=g)
+                           for g in generators])
         rows = self.data[idx]
         batch = {key: rows[..., s] for key, s in self.slices.items()}
         for key in ("rewards", "terminals"):

@@ -7,7 +7,8 @@ flat vector and calls the template with any vector, e.g. inside `torch.func.vmap
 
 Discrete envs use a Q-network with one output per action and a categorical policy;
 continuous envs use Q(s, a) on the concatenated input and a Gaussian policy whose mean
-is tanh-squashed and whose log-std is a state-independent parameter.
+is tanh-squashed and whose log-std is a state-independent parameter. The online SAC that
+trains the data's walker uses a squashed Gaussian: tanh of a sample, σ a function of s.
 """
 from __future__ import annotations
 
@@ -27,10 +28,13 @@ def mlp(in_dim: int, out_dim: int, hidden_size: int, n_layers: int) -> nn.Sequen
 
 
 class FlatNet:
-    """A module template whose parameters live in a flat vector."""
+    """A module template whose parameters live in a flat vector. With `input_shift` and
+    `input_scale` set, its first input (the observation) is fed as (x − shift) / scale."""
 
     def __init__(self, template: nn.Module):
         self.template = template
+        self.input_shift: torch.Tensor | None = None
+        self.input_scale: torch.Tensor | None = None
         self.names, self.shapes, self.sizes = [], [], []
         for name, p in template.named_parameters():
             self.names.append(name)
@@ -45,8 +49,10 @@ class FlatNet:
         chunks = torch.split(theta, self.sizes, dim=-1)
         return {n: c.reshape(*theta.shape[:-1], *s) for n, c, s in zip(self.names, chunks, self.shapes)}
 
-    def __call__(self, theta: torch.Tensor, *inputs):
-        return functional_call(self.template, self.unflatten(theta), inputs)
+    def __call__(self, theta: torch.Tensor, obs: torch.Tensor, *inputs):
+        if self.input_shift is not None:
+            obs = (obs - self.input_shift) / self.input_scale
+        return functional_call(self.template, self.unflatten(theta), (obs, *inputs))
 
 
 class QNetwork(nn.Module):
@@ -132,6 +138,43 @@ class GaussianPolicy(nn.Module):
     @staticmethod
     def draw_noise(shape, generator: torch.Generator, device) -> torch.Tensor:
         return torch.randn(shape, generator=generator, device=device)
+
+
+class SquashedGaussianPolicy(nn.Module):
+    """SAC's policy: a = tanh(u), u ~ N(μ(s), σ(s)²), both from one MLP; its head is
+    `[μ, log σ]`. The tanh keeps actions in [−1, 1] and enters the log-likelihood."""
+
+    discrete = False
+    LOG_STD_RANGE = (-5.0, 2.0)
+
+    def __init__(self, ob_dim: int, ac_dim: int, hidden_size: int, n_layers: int):
+        super().__init__()
+        self.net = mlp(ob_dim, 2 * ac_dim, hidden_size, n_layers)
+        self.noise_dim = ac_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        mean, log_std = self.net(obs).chunk(2, dim=-1)
+        return torch.cat([mean, log_std.clamp(*self.LOG_STD_RANGE)], dim=-1)
+
+    @staticmethod
+    def sample_with_log_prob(head: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised sample and its log-likelihood `[B]`. With a = tanh(u),
+        log π(a) = log N(u) − Σ log(1 − tanh²u), and log(1 − tanh²u) = 2(log 2 − u − softplus(−2u))."""
+        mean, log_std = head.chunk(2, dim=-1)
+        u = mean + torch.exp(log_std) * noise
+        log_prob = (-0.5 * noise**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - (2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))).sum(-1)
+        return torch.tanh(u), log_prob
+
+    @classmethod
+    def sample(cls, head: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return cls.sample_with_log_prob(head, noise)[0]
+
+    @staticmethod
+    def mode(head: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(head.chunk(2, dim=-1)[0])
+
+    draw_noise = staticmethod(GaussianPolicy.draw_noise)
 
 
 def make_policy(ob_dim: int, ac_dim: int, discrete: bool, hidden_size: int, n_layers: int) -> nn.Module:

@@ -19,8 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 from iql_lib.data.antmaze_diagnostics import diagnose
-from iql_lib.datagen.gait import flipped
-from iql_lib.envs.antmaze import SCALE, AntMazeEnv
+from iql_lib.envs.antmaze import SCALE, AntMazeEnv, flipped
 from iql_lib.evaluate import evaluate_envs
 from iql_lib.plots import draw_value_map, save_figure
 from iql_lib.value_maps import greedy_act, load_antmaze_run

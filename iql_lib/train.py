@@ -94,8 +94,11 @@ def _train(cfg, seeds, blanks, progress, on_log) -> list[Path]:
     seeds = list(seeds if seeds is not None else cfg.seeds)
     device = resolve_device(cfg.device)
     env = env_for_dataset(cfg.env_name, dataset_path(cfg))
-    replay = ReplayTensor.from_transitions(load_training_data(cfg, env), device)
+    data = load_training_data(cfg, env)
+    replay = ReplayTensor.from_transitions(data, device)
     algo = build_algorithm(cfg, env, blanks)
+    if cfg.normalize_observations:
+        algo.scale_observations(*(torch.as_tensor(v, device=device) for v in data.observation_stats()))
     loggers = [RunLogger(Path(cfg.out) / cfg.run_name(s), cfg.run_name(s)) for s in seeds]
     checkpoints = [logger.load_checkpoint() if cfg.resume else None for logger in loggers]
 
@@ -136,6 +139,8 @@ def _train_steps(cfg, env, replay, device, start_step, engine, seeds, loggers, p
 
     last_plot = {seed: -math.inf for seed in seeds}
     evaluate = make_evaluator(cfg, env, device)
+    policy_net = engine.algo.policy
+    input_scaling = None if policy_net.input_shift is None else (policy_net.input_shift, policy_net.input_scale)
 
     def evaluate_and_save(step: int) -> dict[str, float]:
         returns = []
@@ -144,7 +149,7 @@ def _train_steps(cfg, env, replay, device, start_step, engine, seeds, loggers, p
             metrics = result.metrics()
             logger.log(step, metrics)
             logger.log_eval(step, metrics[METRIC])
-            logger.save_checkpoint({"step": step, "engine": engine.seed_state(i)})
+            logger.save_checkpoint({"step": step, "engine": engine.seed_state(i), "input_scaling": input_scaling})
             if step == cfg.num_timesteps or time.monotonic() - last_plot[seed] > PLOT_EVERY_S:
                 plot_trajectories(env, result.trajectories, logger.dir / "eval_last_traj.png",
                                   title=f"{logger.run_name}, step {step}: return {metrics[METRIC]:.1f}")
@@ -243,6 +248,9 @@ def load_policy(run_dir: str | Path, device: str = "cpu", blanks=None):
     if checkpoint is None:  # before the env: an AntMaze env may need its default dataset generated
         raise FileNotFoundError(f"{run_dir}: no checkpoint.pt to load")
     env = env_for_dataset(cfg.env_name, dataset_path(cfg))
-    engine = Engine(build_algorithm(cfg, env, blanks), [seed], torch.device(device), compile=False)
+    algo = build_algorithm(cfg, env, blanks)
+    if checkpoint.get("input_scaling") is not None:  # a run that normalised its observations
+        algo.scale_observations(*(v.to(device) for v in checkpoint["input_scaling"]))
+    engine = Engine(algo, [seed], torch.device(device), compile=False)
     engine.load_seed_state(0, checkpoint["engine"])
     return engine, cfg, seed, env

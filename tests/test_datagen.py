@@ -8,9 +8,9 @@ import torch
 
 from iql_lib.cli import data_main, train_main
 from iql_lib.datagen import antmaze as datagen
-from iql_lib.datagen.gait import Gait, healthy
-from iql_lib.datagen.tune_gait import OpenFloor
-from iql_lib.envs.antmaze import SUCCESS_RADIUS, AntMazeEnv
+from iql_lib.datagen.gait import Gait
+from iql_lib.datagen.walker import OpenFloor
+from iql_lib.envs.antmaze import SUCCESS_RADIUS, AntMazeEnv, healthy
 
 UMAZE, MEDIUM = "antmaze-umaze-v0", "antmaze-medium-diverse-v0"
 
@@ -157,14 +157,25 @@ def test_tuning_is_deterministic_given_its_seed():
 
 # --- the d4rl style: D4RL's procedure on D4RL's ant --------------------------------------
 
-def test_the_d4rl_ant_steps_a_tenth_of_a_second_with_a_fifth_of_the_torque():
+def test_the_d4rl_ant_is_d4rls_ant_xml_on_gymnasiums_body():
+    """Every number of `d4rl/locomotion/assets/ant.xml` that differs from gymnasium's ant."""
+    import mujoco
+
     env = AntMazeEnv(UMAZE, ant="d4rl")
+    model = env.sim.ant_env.model
+    assert model.opt.timestep == 0.02 and model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
+    assert env.sim.ant_env.frame_skip == 5 and np.all(model.actuator_gear[:, 0] == 30.0)
+    # softer contacts on every geom: the ant's, the floor and the walls
+    assert np.all(model.geom_solref == [0.02, 1.0])
+    assert np.allclose(model.geom_solimp, [0.8, 0.8, 0.01, 0.5, 2.0])
     env.reset(seed=0)
     before = env.sim.ant_env.data.time
     env.step(np.zeros(8))
-    assert env.dt == 0.1 and env.sim.ant_env.data.time - before == pytest.approx(0.1)
-    assert np.all(env.sim.ant_env.model.actuator_gear[:, 0] == 30.0)
-    assert AntMazeEnv(UMAZE).dt == 0.05  # gymnasium's ant, the minari: path's
+    assert env.dt == pytest.approx(0.1) and env.sim.ant_env.data.time - before == pytest.approx(0.1)
+    # gymnasium's ant, the minari: path's, keeps its own numbers
+    gym_model = AntMazeEnv(UMAZE).sim.ant_env.model
+    assert AntMazeEnv(UMAZE).dt == 0.05 and np.all(gym_model.actuator_gear[:, 0] == 150.0)
+    assert np.allclose(gym_model.geom_solimp[:, :3], [0.9, 0.95, 0.001])
 
 
 def test_relabelling_rewards_exactly_the_steps_within_half_a_metre_of_the_goal():
@@ -223,7 +234,7 @@ def test_a_file_from_before_styles_is_read_on_gymnasiums_ant_and_says_its_mode(t
 
 
 def test_unknown_styles_and_ants_are_clear_errors():
-    with pytest.raises(ValueError, match="unknown data style 'x'; styles: d4rl, minari"):
+    with pytest.raises(ValueError, match="unknown data style 'x'; styles: walker, d4rl, minari"):
         datagen.generate(UMAZE, 10, style="x", progress=False)
     with pytest.raises(ValueError, match="unknown ant 'fast'"):
         AntMazeEnv(UMAZE, ant="fast")

@@ -235,3 +235,24 @@ def test_seeds_checkpointed_at_different_steps_resume_together(tmp_path):
         assert [m["step"] for m in got] == [m["step"] for m in expected]
         for a, b in zip(got, expected):  # seed 2 resumed alone: batch of 1 vs 2 in the matmuls
             assert a == pytest.approx(b, rel=1e-5)
+
+
+def test_normalised_observations_reach_every_network_and_come_back_with_the_run(tmp_path):
+    """--normalize-observations: V, both Qs and the policy see (s − mean) / std of the
+    dataset's states, during training and when the run is loaded again."""
+    cfg = short_config(tmp_path, algo="iql", normalize_observations=True)
+    (run_dir,) = train(cfg, seeds=[1], progress=False)
+    assert json.loads((run_dir / "config.json").read_text())["normalize_observations"] is True
+    engine, _, _, env = load_policy(run_dir)
+    algo, state = engine.algo, engine.seed_state(0)["params"]
+    mean, std = load_training_data(cfg, env).observation_stats()
+    obs = torch.as_tensor(np.random.default_rng(0).normal(mean, 3 * std, (16, len(mean))), dtype=torch.float32)
+    standardised = (obs - torch.as_tensor(mean)) / torch.as_tensor(std)
+    raw = load_policy(run_dir)[0].algo  # the same networks, to be called without the scaling
+    for net in (raw.policy, raw.v_net, raw.q.net):
+        net.input_shift = net.input_scale = None
+    actions = torch.arange(16) % env.action_space.n  # PointMass: discrete actions
+    assert torch.allclose(algo.policy(state["policy"], obs), raw.policy(state["policy"], standardised))
+    assert torch.allclose(algo.v(state["v_net"], obs), raw.v(state["v_net"], standardised), atol=1e-5)
+    assert torch.allclose(algo.q(state["q_net"], obs, actions), raw.q(state["q_net"], standardised, actions),
+                          atol=1e-5)

@@ -22,14 +22,18 @@ class Algorithm:
     def __init__(self, ob_dim: int, ac_dim: int, discrete: bool, cfg: TrainConfig):
         self.ob_dim, self.ac_dim, self.discrete, self.cfg = ob_dim, ac_dim, discrete, cfg
         self.policy_args = (ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
-        self.policy_template = make_policy(*self.policy_args)
+        self.policy_template = self.make_policy_module()
         self.policy = FlatNet(self.policy_template)
+
+    def make_policy_module(self) -> torch.nn.Module:
+        """A freshly initialised policy network (the course's policies by default)."""
+        return make_policy(*self.policy_args)
 
     # --- parameters --------------------------------------------------------------
 
     def build(self) -> dict[str, torch.Tensor]:
         """Fresh parameters for every network, drawn from torch's global RNG."""
-        return {"policy": FlatNet.flatten(make_policy(*self.policy_args))}
+        return {"policy": FlatNet.flatten(self.make_policy_module())}
 
     def init_state(self, seed: int) -> dict[str, torch.Tensor]:
         """Parameters seeded by `seed`, each trained one with its Adam state."""
@@ -38,6 +42,12 @@ class Algorithm:
         for name in self.trained:
             state[f"{name}_opt"] = adam_init(state[name])
         return state
+
+    def scale_observations(self, shift: torch.Tensor, scale: torch.Tensor) -> None:
+        """Feed every network (s − shift) / scale: fixed statistics of the dataset."""
+        nets = [v.net if isinstance(v, TwinQ) else v for v in vars(self).values() if isinstance(v, (FlatNet, TwinQ))]
+        for net in nets:
+            net.input_shift, net.input_scale = shift, scale
 
     # --- pieces the updates share ------------------------------------------------
 

@@ -49,6 +49,10 @@ class Transitions:
         starts = np.concatenate([[0], ends[:-1]])
         return list(zip(starts.tolist(), ends.tolist()))
 
+    def observation_stats(self, min_std: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of every observation dimension (std at least `min_std`)."""
+        return self.observations.mean(axis=0), np.maximum(self.observations.std(axis=0), min_std)
+
     def episode_returns(self) -> np.ndarray:
         return np.array([self.rewards[a:b].sum() for a, b in self.episode_bounds()], dtype=np.float64)
 

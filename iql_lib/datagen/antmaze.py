@@ -1,18 +1,23 @@
-"""D4RL-style AntMaze datasets made locally: the tuned gait steered through the maze.
+"""D4RL-style AntMaze datasets made locally: an ant controller steered through the maze.
 
-A goal-reaching ant controller is steered by a planner that hands it the next waypoint
-(cell centres along the shortest path over free cells, the commanded goal last); actions
+A goal-reaching ant controller is steered by a planner toward a commanded goal; actions
 carry Gaussian noise (σ = 0.2, clipped to [−1, 1], D4RL's `--noisy`); episodes last 1000
 steps. `umaze` commands the task goal from the task start; `medium-diverse` (and the
 other `-diverse` tasks) a random goal cell from a random start cell; `-play` tasks
-hand-picked goals in D4RL, random goals here. Two styles (data modes):
+hand-picked goals in D4RL, random goals here. Three styles (data modes):
 
-- `d4rl` — D4RL's procedure (`scripts/generation/generate_ant_maze_datasets.py`): one
-  commanded goal per episode, drawn at reset and kept after it is reached, so the ant
-  lingers around it until the time limit; only the time limit ends an episode (an ant
-  that flips stays flipped); D4RL's ant: one step is 0.1 s, a unit action 30 of torque.
+- `walker` — D4RL's procedure with a controller like D4RL's: the learned walker
+  (`iql_lib.datagen.walker`, SAC on D4RL's ant) walks toward a waypoint redrawn every step
+  as D4RL's script draws it (`WalkerDriver`), so the data's actions are a Markov function
+  of what the offline learner sees. Otherwise as `d4rl`.
+- `d4rl` — D4RL's procedure (`scripts/generation/generate_ant_maze_datasets.py`) with the
+  tuned gait (`iql_lib.datagen.gait`) following waypoints at cell centres: one commanded
+  goal per episode, drawn at reset and kept after it is reached, so the ant lingers
+  around it until the time limit; only the time limit ends an episode (an ant that flips
+  stays flipped); D4RL's ant: one step is 0.1 s, a unit action 30 of torque.
 - `minari` — like Minari's regenerated D4RL data: a reached goal is replaced at once
-  (the ant never lingers), a flip ends the episode; gymnasium's ant (0.05 s, gear 150).
+  (the ant never lingers), a flip ends the episode; the gait on gymnasium's ant (0.05 s,
+  gear 150).
 
 Each task trains by default on the mode that came closest to the IQL paper's ordering in
 our reference runs (`DEFAULT_STYLES`: `minari` on umaze, `d4rl` on medium-diverse).
@@ -33,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.data.transitions import Transitions
-from iql_lib.datagen.gait import Gait, flipped
-from iql_lib.envs.antmaze import SCALE, SUCCESS_RADIUS, AntMazeEnv
+from iql_lib.datagen.gait import Gait
+from iql_lib.datagen.walker import Walker
+from iql_lib.envs.antmaze import SCALE, SUCCESS_RADIUS, AntMazeEnv, flipped
 
 EPISODE_STEPS = 1000
 ACTION_NOISE = 0.2
@@ -42,7 +48,7 @@ WAYPOINT_RADIUS = 1.0     # a waypoint counts as reached, and the next one is ha
 WAYPOINT_PATIENCE_S = 15.0   # seconds before a waypoint counts as missed and the path is replanned
 MAX_TURN_RATE = np.deg2rad(200.0)  # rad/s: the commanded heading swings at most this fast
 GOAL_NOISE = 0.25 * SCALE  # commanded goals lie uniformly within ±1 m of a cell centre
-STYLE_ANT = {"d4rl": "d4rl", "minari": "gymnasium"}  # the ant (step, torque) each data mode drives
+STYLE_ANT = {"walker": "d4rl", "d4rl": "d4rl", "minari": "gymnasium"}  # the ant each data mode drives
 # Each task's default data mode: the one whose 300k-step reference runs come closest to the
 # IQL paper's ordering (README, "Which data mode the course defaults to"). On umaze that is
 # `minari` (IQL 86 % ahead of BC 69 %; on `d4rl` data BC and AWAC lead IQL); on
@@ -172,6 +178,46 @@ class WaypointDriver:
         return bool(np.linalg.norm(position - self.goal) <= SUCCESS_RADIUS)
 
 
+class WalkerDriver:
+    """D4RL's steering of a learned walker: every step the waypoint is the centre of the
+    next cell along a shortest path from the ant's cell to the goal's (the goal itself once
+    in the goal's cell), moved by fresh U(0, 1 m) noise on each axis as in D4RL's script,
+    and the walker walks along the unit vector toward it."""
+
+    def __init__(self, env: AntMazeEnv, walker, stats: ControllerStats, rng: np.random.Generator):
+        self.env, self.planner, self.walker, self.stats, self.rng = env, WaypointPlanner(env), walker, stats, rng
+        self.next_cells: dict[tuple, tuple] = {}
+        self.cell = None
+
+    def command(self, position: np.ndarray, goal: np.ndarray) -> None:
+        self.goal, self.goal_cell = np.asarray(goal, dtype=np.float64), self.planner.cell_of(goal)
+        self.stats.goals_commanded += 1
+
+    def _next_cell(self, here: tuple) -> tuple:
+        if (here, self.goal_cell) not in self.next_cells:
+            path = self.planner.maze.shortest_path(here, self.goal_cell)
+            self.next_cells[here, self.goal_cell] = path[min(1, len(path) - 1)]
+        return self.next_cells[here, self.goal_cell]
+
+    def action(self, observation: np.ndarray, step: int) -> np.ndarray:
+        position = observation[:2]
+        here = self.planner.cell_of(position)
+        if not self.planner.maze.is_free(here):  # pressed into a wall: steer from the cell it came from
+            here = self.cell or here
+        if here != self.cell:
+            self.stats.waypoints_reached += self.cell is not None
+            self.cell = here
+        if here == self.goal_cell or not self.planner.maze.is_free(here):
+            waypoint = self.goal
+        else:
+            waypoint = self.env.cell_to_sim(self._next_cell(here)) + self.rng.uniform(0.0, 1.0, 2)
+        offset = waypoint - position
+        return self.walker(observation, offset / max(float(np.linalg.norm(offset)), 1e-6))
+
+    def at_goal(self, position: np.ndarray) -> bool:
+        return bool(np.linalg.norm(position - self.goal) <= SUCCESS_RADIUS)
+
+
 class EpisodeMaker:
     """Makes one episode of `style` data at a time. An episode's randomness comes from the
     dataset's seed and the episode's index alone, so episodes can be made in any order and
@@ -181,9 +227,10 @@ class EpisodeMaker:
                  action_noise: float = ACTION_NOISE):
         style = task_style(task, style)
         self.style, self.ant = style, STYLE_ANT[style]
-        self.lingering = style == "d4rl"  # the goal stays commanded once reached; flips do not end episodes
+        self.lingering = style != "minari"  # the goal stays commanded once reached; flips do not end episodes
         self.env = AntMazeEnv(task, frame="gymnasium", ant=self.ant)
-        self.gait = gait or Gait.load(ant=self.ant)
+        self.gait = None if style == "walker" else gait or Gait.load(ant=self.ant)
+        self.walker = Walker.load() if style == "walker" else None
         self.action_noise = action_noise
         self.free = self.env.drawing_maze.free_cells()
         self.random_starts = task != "antmaze-umaze-v0"  # every other task draws starts and goals at random
@@ -198,7 +245,7 @@ class EpisodeMaker:
         env, lingering = self.env, self.lingering
         rng = np.random.default_rng([seed, index])
         stats = ControllerStats()
-        driver = WaypointDriver(env, self.gait, stats)
+        driver = WalkerDriver(env, self.walker, stats, rng) if self.walker else WaypointDriver(env, self.gait, stats)
         start = self.free[rng.integers(len(self.free))] if self.random_starts else env.start_cell
         obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"start_cell": start})
         driver.command(obs[:2], self._draw_goal(rng))

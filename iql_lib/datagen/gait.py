@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iql_lib.envs.antmaze import ANTS
+from iql_lib.envs.antmaze import ANTS, yaw_of
 
 # one tuned gait per ant (`iql_lib.envs.antmaze.ANTS`): gymnasium's (0.05 s steps) and D4RL's
 # (0.1 s steps, a fifth of the torque)
@@ -39,28 +39,6 @@ ANKLE_SIGN = np.array([1.0, -1.0, -1.0, 1.0])
 JOINT_SPEED_OFFSET = 14    # joint speeds sit 14 entries after their angles
 HIP_RANGE = np.deg2rad(30.0)
 ANKLE_RANGE = np.deg2rad([30.0, 70.0])  # in the sign-normalised ankle angle
-
-
-def yaw_of(observation: np.ndarray) -> float:
-    """Heading of the torso from its quaternion (w, x, y, z at observation[3:7])."""
-    w, x, y, z = observation[3:7]
-    return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
-
-
-def upright(observation: np.ndarray) -> float:
-    """z component of the torso's up axis: 1 standing, below 0 flipped."""
-    _, x, y, _ = observation[3:7]
-    return float(1.0 - 2.0 * (x * x + y * y))
-
-
-def flipped(observation: np.ndarray) -> bool:
-    """Tipped past horizontal: the ant cannot right itself."""
-    return upright(observation) < 0.0
-
-
-def healthy(observation: np.ndarray) -> bool:
-    """Standing on its legs: not tipped past horizontal, torso in Ant's healthy height range."""
-    return upright(observation) > 0.0 and 0.2 < observation[2] < 1.0
 
 
 @dataclass

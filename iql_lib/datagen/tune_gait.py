@@ -17,43 +17,13 @@ from multiprocessing import Pool
 import numpy as np
 
 from iql_lib.datagen.antmaze import ACTION_NOISE
-from iql_lib.datagen.gait import GAIT_FILES, Gait, healthy
-from iql_lib.envs.antmaze import ANTS, make_ant_maze
+from iql_lib.datagen.gait import GAIT_FILES, Gait
+from iql_lib.datagen.walker import OpenFloor
+from iql_lib.envs.antmaze import healthy
 
 HEADINGS = np.deg2rad([0.0, 22.5, 45.0, 67.5])
 ROLLOUT_SECONDS, SWING_SECONDS = 15.0, 5.0
 FALL_PENALTY = 3.0  # m/s over the whole rollout
-
-
-class OpenFloor:
-    """The AntMaze ant on a wide open floor, stepped straight through MuJoCo."""
-
-    def __init__(self, ant: str = "gymnasium"):
-        import mujoco
-
-        open_map = [[1] * 7] + [[1, 0, 0, 0, 0, 0, 1] for _ in range(5)] + [[1] * 7]
-        open_map[3][3] = "r"
-        sim = make_ant_maze(open_map)
-        sim.reset(seed=0)
-        self.mujoco, self.model, self.data = mujoco, sim.ant_env.model, sim.ant_env.data
-        self.frame_skip = ANTS[ant].frame_skip
-        self.model.actuator_gear[:, 0] = ANTS[ant].gear
-
-    def reset(self, rng: np.random.Generator) -> np.ndarray:
-        self.mujoco.mj_resetData(self.model, self.data)
-        self.data.qpos[:] = self.model.qpos0 + rng.uniform(-0.1, 0.1, self.model.nq)
-        self.data.qpos[:2] = 0.0
-        self.data.qvel[:] = 0.1 * rng.standard_normal(self.model.nv)
-        self.mujoco.mj_forward(self.model, self.data)
-        return self.observe()
-
-    def observe(self) -> np.ndarray:
-        return np.concatenate([self.data.qpos, self.data.qvel])
-
-    def step(self, action: np.ndarray) -> np.ndarray:
-        self.data.ctrl[:] = action
-        self.mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
-        return self.observe()
 
 
 _FLOORS: dict[str, OpenFloor] = {}

@@ -16,13 +16,15 @@ between the simulator and D4RL, and reports positions in D4RL's frame.
 
 Ants. gymnasium's ant integrates 0.01 s per MuJoCo step with frame skip 5, so one env
 step is 0.05 s, and a unit action is 150 of torque (gear 150): the ant of Minari's data.
-D4RL's ant (`d4rl/locomotion/assets/ant.xml`) steps 0.1 s (0.02 s × 5) and a unit
-action is 30 of torque (ctrlrange ±30, gear 1): five times weaker, so D4RL's action noise
-(σ = 0.2) is five times less torque than on gymnasium's ant, where σ = 0.2 held for
-0.1 s flips a standing ant within seconds. The `d4rl` ant is gymnasium's body with D4RL's
-step (frame skip 10) and torque (gear 30). A task is built with the ant of its data:
-`d4rl` for D4RL files and data generated in the `d4rl` style (one step is 0.1 s, as
-D4RL's γ = 0.99 and time limits count it), `gymnasium` otherwise.
+D4RL's ant (`d4rl/locomotion/assets/ant.xml`) is the same body driven differently: RK4
+steps of 0.02 s with frame skip 5 (one env step is 0.1 s), a unit action is 30 of torque
+(ctrlrange ±30 behind a [−1, 1] action wrapper), and every geom, floor and walls included,
+has softer contacts (solref 0.02 1, solimp 0.8 0.8 0.01; MuJoCo's default solimp is
+0.9 0.95 0.001). D4RL's action noise (σ = 0.2) is therefore five times less torque than on
+gymnasium's ant, where σ = 0.2 held for 0.1 s flips a standing ant within seconds. `Ant`
+holds those numbers and applies them to a loaded model. A task is built with the ant of
+its data: `d4rl` for D4RL files and data generated in the `d4rl` style (one step is 0.1 s,
+as D4RL's γ = 0.99 and time limits count it), `gymnasium` otherwise.
 """
 from __future__ import annotations
 
@@ -40,29 +42,70 @@ from iql_lib.envs.mazes import Maze
 
 SCALE = 4.0          # metres per maze cell (D4RL and gymnasium-robotics alike)
 SUCCESS_RADIUS = 0.5
-MUJOCO_TIMESTEP = 0.01  # seconds per MuJoCo step of gymnasium's ant
 
 
 @dataclass(frozen=True)
 class Ant:
-    """How the ant is driven: MuJoCo steps per env step, and torque per unit action."""
+    """How the ant is simulated and driven: MuJoCo's step and integrator, MuJoCo steps per
+    env step, torque per unit action, and the contacts' solver parameters (None: the
+    model's own)."""
     name: str
+    timestep: float
     frame_skip: int
     gear: float
+    solref: tuple[float, ...] | None = None
+    solimp: tuple[float, ...] | None = None
 
     @property
     def dt(self) -> float:
         """Seconds per env step."""
-        return MUJOCO_TIMESTEP * self.frame_skip
+        return self.timestep * self.frame_skip
+
+    def configure(self, model) -> None:
+        """Make a loaded `mujoco.MjModel` of gymnasium's ant (and its floor and walls) this ant."""
+        import mujoco
+
+        model.opt.timestep = self.timestep
+        model.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
+        model.actuator_gear[:, 0] = self.gear
+        if self.solref is not None:
+            model.geom_solref[:] = self.solref
+        if self.solimp is not None:
+            model.geom_solimp[:, :len(self.solimp)] = self.solimp
 
 
-ANTS = {"gymnasium": Ant("gymnasium", 5, 150.0), "d4rl": Ant("d4rl", 10, 30.0)}
+ANTS = {"gymnasium": Ant("gymnasium", timestep=0.01, frame_skip=5, gear=150.0),
+        "d4rl": Ant("d4rl", timestep=0.02, frame_skip=5, gear=30.0, solref=(0.02, 1.0),
+                    solimp=(0.8, 0.8, 0.01))}
 
 
 def ant_named(name: str) -> Ant:
     if name not in ANTS:
         raise ValueError(f"unknown ant {name!r}; ants: {', '.join(ANTS)}")
     return ANTS[name]
+
+# The ant's body state on the flat layout [x, y, z, quaternion (w, x, y, z), joints, velocities].
+def yaw_of(observation: np.ndarray) -> float:
+    """Heading of the torso from its quaternion (w, x, y, z at observation[3:7])."""
+    w, x, y, z = observation[3:7]
+    return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
+
+
+def upright(observation: np.ndarray) -> float:
+    """z component of the torso's up axis: 1 standing, below 0 flipped."""
+    _, x, y, _ = observation[3:7]
+    return float(1.0 - 2.0 * (x * x + y * y))
+
+
+def flipped(observation: np.ndarray) -> bool:
+    """Tipped past horizontal: the ant cannot right itself."""
+    return upright(observation) < 0.0
+
+
+def healthy(observation: np.ndarray) -> bool:
+    """Standing on its legs: not tipped past horizontal, torso in Ant's healthy height range."""
+    return upright(observation) > 0.0 and 0.2 < observation[2] < 1.0
+
 
 # D4RL's layouts, rows as D4RL lists them (1 = wall), with their start and goal cells
 # (row, col) in two frames: D4RL's own lists, and the maps Minari's D4RL datasets were
@@ -166,7 +209,7 @@ class AntMazeEnv(gym.Env):
         self.sim = make_ant_maze(maze_map.tolist(), continuing_task=False, reset_target=False,
                                  max_episode_steps=None)
         self.sim.ant_env.frame_skip = self.ant.frame_skip  # the ant env's dt follows
-        self.sim.ant_env.model.actuator_gear[:, 0] = self.ant.gear
+        self.ant.configure(self.sim.ant_env.model)
         # simulator position of cell (r, c)'s centre: x = (c + ½)·SCALE − cx, y = cy − (r + ½)·SCALE
         self.centre = np.array([self.sim.maze.x_map_center, self.sim.maze.y_map_center])
         self.offset = self.cell_to_sim(start) if frame == "d4rl" else np.zeros(2)

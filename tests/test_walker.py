@@ -1,0 +1,124 @@
+"""The walker behind the AntMaze data: SAC's pieces against closed forms, its training
+(deterministic, resumable after a kill), the shipped weights, and the `walker` data style."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from iql_lib.algos.sac import SAC
+from iql_lib.config import WalkerConfig
+from iql_lib.datagen import antmaze as datagen
+from iql_lib.datagen.walker import (ACTION_DIM, INPUT_DIM, WALKER_FILE, DirectionTask, Walker, WalkerTraining,
+                                    walking_test)
+from iql_lib.engine import Engine, ReplayTensor
+from iql_lib.envs.antmaze import AntMazeEnv
+from iql_lib.nets import SquashedGaussianPolicy
+
+TINY = dict(hidden_size=32, total_steps=300, learning_starts=50, eval_freq=100, eval_rollouts=1,
+            checkpoint_freq=100, episode_steps=120, command_every=40)
+
+
+def test_squashed_log_prob_is_the_change_of_variables_through_tanh():
+    torch.manual_seed(0)
+    head = torch.cat([torch.randn(5, 3), torch.randn(5, 3).clamp(-2, 1)], dim=-1)
+    noise = torch.randn(5, 3)
+    action, log_prob = SquashedGaussianPolicy.sample_with_log_prob(head, noise)
+    mean, log_std = head.chunk(2, dim=-1)
+    reference = torch.distributions.TransformedDistribution(
+        torch.distributions.Normal(mean, log_std.exp()), [torch.distributions.TanhTransform()])
+    u = mean + log_std.exp() * noise
+    assert torch.allclose(action, torch.tanh(u))
+    assert torch.allclose(log_prob, reference.log_prob(torch.tanh(u)).sum(-1), atol=1e-4)
+    assert torch.allclose(SquashedGaussianPolicy.mode(head), torch.tanh(mean))
+
+
+def sac_on(rewards_of, steps: int, **cfg):
+    """SAC on a one-step task (every transition terminal) with uniformly random actions:
+    the critic learns the reward, the actor its best action."""
+    cfg = WalkerConfig(hidden_size=32, learning_rate=3e-3, **cfg)
+    algo = SAC(2, 2, cfg)
+    engine = Engine(algo, [0], torch.device("cpu"), compile=False)
+    rng = np.random.default_rng(0)
+    replay = ReplayTensor.empty(512, 2, 2, "cpu")
+    for _ in range(512):
+        obs, action = rng.standard_normal(2), rng.uniform(-1, 1, 2)
+        replay.append(obs, action, rewards_of(action), obs, True)
+    for _ in range(steps):
+        metrics = engine.update(replay, 128)
+    return engine, metrics
+
+
+def test_sac_finds_the_best_action_of_a_one_step_task():
+    target = np.array([0.5, -0.3])
+    engine, _ = sac_on(lambda a: -10.0 * float(np.sum((a - target) ** 2)), 400)
+    obs = torch.as_tensor(np.random.default_rng(1).standard_normal((16, 2)), dtype=torch.float32)
+    best = engine.act_all(obs[None], True, engine.generators)[0].numpy()
+    untrained = Engine(engine.algo, [0], torch.device("cpu"), compile=False).act_all(obs[None], True, engine.generators)
+    assert np.abs(best - target).mean() < 0.08
+    assert np.abs(untrained[0].numpy() - target).mean() > 0.3
+
+
+def test_the_entropy_weight_falls_while_the_policy_is_more_random_than_the_target():
+    # a fresh policy (σ ≈ 1 before tanh) is far more random than the target entropy, −2 here
+    _, metrics = sac_on(lambda a: 0.0, 20)
+    assert float(metrics["Alpha"][0]) < 1.0 and float(metrics["Entropy"][0]) > -2.0
+
+
+def test_the_direction_tasks_reward_is_the_velocity_along_the_command():
+    task = DirectionTask(episode_steps=50, command_every=20)
+    rng = np.random.default_rng(0)
+    task.reset(rng)
+    for t in range(1, 51):
+        before, direction = task.obs[:2].copy(), task.direction.copy()
+        seen = task.observe()
+        assert seen.shape == (INPUT_DIM,) and np.array_equal(seen[-2:], direction)
+        next_input, reward, terminated, truncated = task.step(rng.uniform(-1, 1, ACTION_DIM), rng)
+        assert reward == pytest.approx(np.dot(task.obs[:2] - before, direction) / task.dt)
+        assert np.array_equal(next_input[-2:], direction)  # the transition keeps the direction it walked
+        assert truncated == (t == 50) and not terminated
+        if t % 20 == 0:
+            assert not np.array_equal(task.direction, direction)  # a fresh command for the next step
+
+
+def test_training_is_deterministic_and_a_killed_run_resumes_to_the_same_walker(tmp_path):
+    straight = WalkerTraining(WalkerConfig(**TINY), tmp_path / "straight").run(resume=False, progress=False)
+    killed = tmp_path / "killed"
+    script = ("import torch; torch.set_num_threads(1)\n"
+              "from iql_lib.config import WalkerConfig\nfrom iql_lib.datagen.walker import WalkerTraining\n"
+              f"WalkerTraining(WalkerConfig(**{TINY!r}), {str(killed)!r}).run(progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "walker.pt").exists(), "the run finished before it could be killed"
+    rows_at_kill = (killed / "curve.csv").read_text().splitlines()
+    resumed = WalkerTraining(WalkerConfig(**TINY), killed).run(progress=False)
+    a, b = torch.load(straight, weights_only=True), torch.load(resumed, weights_only=True)
+    assert torch.equal(a["policy"], b["policy"])
+    curve = (killed / "curve.csv").read_text().splitlines()
+    assert curve == (tmp_path / "straight" / "curve.csv").read_text().splitlines()
+    assert curve[:len(rows_at_kill)] == rows_at_kill and len(curve) == 1 + 3
+    assert (killed / "curve.png").stat().st_size > 0
+    # another configuration does not silently continue this one
+    with pytest.raises(ValueError, match="another configuration"):
+        WalkerTraining(WalkerConfig(**{**TINY, "seed": 1}), killed).run(progress=False)
+
+
+def test_the_numpy_walker_is_the_policys_mean_action(tmp_path):
+    path = WalkerTraining(WalkerConfig(**{**TINY, "total_steps": 60, "eval_freq": 60}), tmp_path).run(
+        resume=False, progress=False)
+    saved = torch.load(path, weights_only=True)
+    algo = SAC(INPUT_DIM, ACTION_DIM, WalkerConfig(**TINY))
+    obs, direction = np.random.default_rng(0).standard_normal(29), np.array([0.6, 0.8])
+    head = algo.policy(saved["policy"], torch.as_tensor(np.concatenate([obs[2:], direction]), dtype=torch.float32))
+    expected = SquashedGaussianPolicy.mode(head).detach().numpy()
+    assert np.allclose(Walker.load(path)(obs, direction), expected, atol=1e-5)
