@@ -13,6 +13,11 @@ outcome: the gradebook, the autograded notebooks and the HTML feedback stay in t
 course folder (`grading/`), and the CSV has one row per student: the points per graded
 cell and the total.
 
+Before any student, the reference solutions (`solutions/`) and the unwritten release
+(`notebooks/`) are graded the same way, for the notebooks the class handed in: unless the
+reference earns every point and the release none, grading stops with the cause and writes
+no grades (a sandbox that cannot run the tests would give every student 0).
+
 `--jobs N` grades N students at a time; `--ray [ADDRESS]` runs one Ray task per student
 (a local Ray, or a running cluster). `--no-sandbox` runs the same fresh interpreters
 without the sandbox (limits and checks only: the submission can read your files and
@@ -32,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import record
-from autograder.course import ASSIGNMENT, SOLUTIONS, make_course, run_nbgrader, source_notebooks
+from autograder.course import ASSIGNMENT, NOTEBOOKS, SOLUTIONS, make_course, run_nbgrader, source_notebooks
 from autograder.extract import GradedCell, graded_cells, read_notebook, setup_for, student_code
-from autograder.sandbox import Limits, run_job, unavailable
+from autograder.sandbox import MiB, Limits, run_job, unavailable
 from iql_lib.course.notebook import FAST_ENV
 
 CELL_TIMEOUT_S = 20  # CPU seconds; a graded cell needs about one
@@ -133,10 +138,15 @@ def grade_student(folder: Path, cells: dict[str, list[GradedCell]], limits: Limi
 
 # ------------------------------------------------------------------ the class
 
+def _replaceable(root: Path) -> Path:
+    """`root`, once sure it is missing, empty or an earlier grading course."""
+    if root.exists() and not (root / "gradebook.db").exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} exists and is not a grading course: pick another --course")
+    return root
+
+
 def _fresh_course(root: Path, only: set[str] | None = None) -> Path:
-    if root.exists():
-        if not (root / "gradebook.db").exists() and any(root.iterdir()):
-            raise FileExistsError(f"{root} exists and is not a grading course: pick another --course")
+    if _replaceable(root).exists():
         shutil.rmtree(root)
     return make_course(root, only=only)
 
@@ -182,10 +192,72 @@ def run_class(submissions: dict[str, Path], cells: dict[str, list[GradedCell]], 
         yield students[done.index], *done.value
 
 
+class UntrustedSandbox(RuntimeError):
+    """The sandbox does not give the reference solutions every point, or gives the unwritten
+    release some: the grades it gives students would be wrong."""
+
+
+REFERENCE, RELEASE = "the reference solutions", "the unwritten release"
+CHECKED = {REFERENCE: SOLUTIONS, RELEASE: NOTEBOOKS}
+
+
+def _cause(outputs: list[dict], grade_id: str) -> str:
+    """What cost a graded cell its points, in a line: the error and the line of the test it
+    came from, or the first line written to stderr."""
+    for output in outputs:
+        if output["output_type"] == "error":
+            lines = "".join(output["traceback"]).splitlines()
+            at = [lines[i + 1].strip() for i, line in enumerate(lines[:-1]) if f'File "<{grade_id}>"' in line]
+            evalue = output["evalue"].strip().partition("\n")[0]
+            return output["ename"] + (f": {evalue}" if evalue else "") + (f" at `{at[-1]}`" if at else "")
+        if output.get("name") == "stderr":
+            first_line = output["text"].strip().partition("\n")[0]
+            return f"it wrote to stderr: {first_line}"
+    return "no output recorded"
+
+
+def _misgraded(who: str, cell: GradedCell, outputs: list[dict] | None) -> str | None:
+    """What is wrong with the points `who` got for `cell`: the reference must earn all, the
+    release none (`outputs` is None when the notebook could not be read)."""
+    points = 0.0 if outputs is None else record.score(outputs, cell.points)
+    if who == REFERENCE and points < cell.points:
+        cause = _cause(outputs, cell.grade_id) if outputs is not None else "its notebook cannot be read"
+        return f"{cell.grade_id} scores {points:g} / {cell.points:g} with {cause}"
+    if who == RELEASE and points > 0:
+        return f"{cell.grade_id} scores {points:g} / {cell.points:g} with nothing written"
+    return None
+
+
+def check_sandbox(cells: dict[str, list[GradedCell]], limits: Limits = Limits(), sandboxed: bool = True,
+                  workers: int = 1, ray: str | None = None, progress=None) -> None:
+    """Grade the reference solutions and the unwritten release like two students, in the same
+    sandbox, limits, workers or Ray as the class: raise `UntrustedSandbox`, naming the first
+    cause, unless the reference earns every point of `cells` and the release none."""
+    for who, graded, took in run_class(CHECKED, cells, limits, sandboxed, workers, ray):
+        if progress:
+            progress(who, took)
+        wrong = [w for name, found in cells.items() for cell in found
+                 if (w := _misgraded(who, cell, graded.get(name, {}).get(cell.grade_id)))]
+        if wrong:
+            where = "in the sandbox" if sandboxed else "without the sandbox"
+            more = f" (and {len(wrong) - 1} more graded cells)" if len(wrong) > 1 else ""
+            raise UntrustedSandbox(
+                f"refusing to grade: {where}, under the class's limits ({limits.cpu_s} s CPU, "
+                f"{limits.memory_bytes // MiB} MiB of memory per job), {who} ({CHECKED[who].name}/) "
+                f"{'lose' if who == REFERENCE else 'earns'} points: {wrong[0]}{more}. "
+                "Every student would be graded as wrongly, so no grade was written. --timeout and --memory "
+                "set the limits; the README's \"The sandbox\" says what they count.")
+
+
 def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits = Limits(),
                 sandboxed: bool = True, workers: int = 1, ray: str | None = None, progress=None) -> Grades:
-    """Grade every student's graded cells in the sandbox and record them with nbgrader."""
+    """Check the sandbox on the notebooks the class handed in (`check_sandbox`), then grade
+    every student's graded cells in it and record them with nbgrader."""
+    _replaceable(course_root)
     cells = course_cells()
+    handed_in = {name: found for name, found in cells.items()
+                 if any((folder / name).is_file() for folder in submissions.values())}
+    check_sandbox(handed_in, limits, sandboxed, workers, ray, progress)  # before the last record is replaced
     course = _fresh_course(course_root, only=set(cells))  # the notebooks that hold points
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(record.CONFIG)
@@ -239,6 +311,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=None,
                         help=f"CPU seconds per graded cell ({CELL_TIMEOUT_S}; --run-notebooks: per cell, "
                              f"{NOTEBOOK_CELL_TIMEOUT_S})")
+    parser.add_argument("--memory", type=int, default=Limits.memory_bytes // MiB, metavar="MIB",
+                        help=f"memory per graded cell's interpreter, in MiB ({Limits.memory_bytes // MiB})")
     parser.add_argument("--jobs", type=int, default=1, help="students graded at the same time (1)")
     parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                         help="one Ray task per student: a local Ray (no ADDRESS) or a running cluster "
@@ -266,7 +340,9 @@ def main(argv=None) -> int:
             grades = run_notebooks(students, args.course, args.timeout or NOTEBOOK_CELL_TIMEOUT_S)
         else:
             cpu = args.timeout or CELL_TIMEOUT_S
-            limits = Limits(cpu_s=cpu, wall_s=cpu + 60)
+            limits = Limits(cpu_s=cpu, wall_s=cpu + 60, memory_bytes=args.memory * MiB)
+            print("checking the sandbox: the reference solutions must earn every point, the unwritten "
+                  "release none", file=sys.stderr, flush=True)
             grades = grade_class(students, args.course, limits, sandboxed, args.jobs, args.ray,
                                  progress=lambda s, t: print(f"graded {s} ({t:.1f} s)", file=sys.stderr, flush=True))
     except (FileExistsError, RuntimeError) as err:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nbformat.v4 import new_output
+from nbformat.v4 import new_code_cell, new_output
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
@@ -39,6 +39,13 @@ def stream(name: str, text: str) -> dict:
 
 def error(ename: str, evalue: str, traceback: list[str] | None = None) -> dict:
     return new_output("error", ename=ename, evalue=evalue, traceback=traceback or [f"{ename}: {evalue}"])
+
+
+def score(outputs: list[dict], points: float) -> float:
+    """The points nbgrader gives a graded cell with these outputs (an error or stderr: 0)."""
+    cell = new_code_cell(metadata={"nbgrader": {"grade": True, "solution": False, "points": points}},
+                         outputs=[new_output(**output) for output in outputs])
+    return utils.determine_grade(cell)[0]
 
 
 def write_results(course: Path, student: str, outputs: dict[str, dict[str, list[dict]]]) -> None:

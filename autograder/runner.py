@@ -11,9 +11,9 @@ Order of work, so that nothing the student wrote runs before the guards are up:
 2. fingerprint what the tests rely on (every attribute of the loaded torch, numpy and
    course-library modules and their classes, and builtins), set the resource limits, and
    install an audit hook (permanent: a hook cannot be removed) that blocks forks,
-   subprocesses, signals, sockets, ctypes, gc introspection, profilers, writes outside
-   the scratch folder, and, while the student's code is on the stack (or in a thread),
-   reading frames or code and compiling code;
+   subprocesses, signals, sockets, ctypes, mmap, gc introspection, profilers, writes
+   outside the scratch folder, and, while the student's code is on the stack (or in a
+   thread), reading frames or code and compiling code;
 3. per cell: define the student's code, run the test statement by statement, check the
    fingerprint after each statement and after every return from the student's code (a
    profiler; a blank may only return plain tensors, numbers, tuples of them or torch
@@ -38,7 +38,7 @@ import warnings
 NOBODY = 65534
 BLOCKED_EVENTS = (
     "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.exec", "os.posix_spawn", "os.spawn",
-    "os.system", "subprocess.Popen", "pty.spawn", "socket.", "ctypes.", "sys.setprofile",
+    "os.system", "subprocess.Popen", "pty.spawn", "socket.", "ctypes.", "mmap.", "sys.setprofile",
     "sys.settrace", "sys.addaudithook", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
     "resource.setrlimit", "resource.prlimit", "os.chmod", "os.chown", "os.setuid",
 )
@@ -102,6 +102,12 @@ def _not_dumpable():
 
 
 def _limit(limits: dict):
+    """Set the job's limits. Memory is the data limit (heap, tensors, stacks: the private
+    writable memory), not the address space: that also counts every library's mapped code,
+    3.0 GiB once torch's CUDA build is imported, though it uses almost none. Shared memory
+    escapes the data limit: the audit hook refuses Python's `mmap`, files fit only in the
+    sandbox's small tmpfs folders, and in-memory files (`os.memfd_create`) only within the
+    open-file and file-size limits (256 × 16 MiB), as under an address-space limit."""
     def cap(which, value):
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -110,7 +116,7 @@ def _limit(limits: dict):
     used = resource.getrusage(resource.RUSAGE_SELF)
     cpu = int(used.ru_utime + used.ru_stime) + 1 + limits["cpu_s"]
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))  # SIGXCPU, then SIGKILL
-    cap(resource.RLIMIT_AS, limits["memory_bytes"])
+    cap(resource.RLIMIT_DATA, limits["memory_bytes"])
     cap(resource.RLIMIT_FSIZE, limits["file_bytes"])
     cap(resource.RLIMIT_NPROC, limits["processes"])
     cap(resource.RLIMIT_NOFILE, 256)

@@ -6,8 +6,9 @@ A job is one or more graded cells of one chapter for one student (see `runner.py
   `solutions/`, no grading course (gradebook, other students), no home folder;
 - a private `/tmp` and a `/scratch` working folder (small tmpfs, the only writable
   places, discarded afterwards); no network; its own PID, IPC and UTS namespaces, so the
-  student's code sees no other process and cannot signal the grader;
-- limits: CPU seconds and wall-clock seconds, memory (address space), processes,
+  student's code sees no other process and cannot signal the grader; run by a normal
+  user, its own user namespace too (as root, the runner drops to `nobody` instead);
+- limits: CPU seconds and wall-clock seconds, memory (data: see `runner._limit`), processes,
   file size, and output, which the grader reads with a cap; the whole container is
   killed when any of them is exceeded, and `--die-with-parent` takes it down with us.
 `sandboxed=False` runs the same runner as a plain child process (limits, no isolation).
@@ -93,8 +94,10 @@ def _bwrap(limits: Limits) -> list[str]:
         command += ["--perms", "0755", "--dir", parent]
     for path in visible:
         command += ["--ro-bind-try", path, path]
-    command += ["--ro-bind", str(RUNNER), "/grader/runner.py",
-                "--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch"]
+    command += ["--ro-bind", str(RUNNER), "/grader/runner.py", "--proc", "/proc", "--dev", "/dev",
+                # bwrap makes / and /dev as the user who starts it: read-only, so that the
+                # student's code, running as that user when it is not root, writes nowhere else
+                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/scratch"]
     for key, value in _environment("/scratch").items():
         command += ["--setenv", key, value]
     return command + [sys.executable, "-I", "-B", "/grader/runner.py"]

@@ -4,7 +4,8 @@ own points, and learners grade their own notebooks with `iql-grade`.
 The hidden tests are the graded cells of `solutions/` (what nbgrader runs). Here they run
 directly (exec) against the reference with one blank swapped for a typical mistake; one
 real nbgrader autograde then checks that blanks that raise, return NaN or loop forever
-cost their own cells and nothing else.
+cost their own cells and nothing else. A sandbox that cannot run the tests, or a test
+the unwritten release passes, stops the grading before any grade is written.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import pytest
 import torch
 from torch import nn
 
-from autograder.grade import collect, grade_class, main as grade_main
+from autograder.extract import GradedCell
+from autograder.grade import UntrustedSandbox, check_sandbox, collect, grade_class, main as grade_main
 from autograder.sandbox import Limits, run_job, unavailable
 from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
 from iql_lib.course.grade import main as iql_grade_main
@@ -227,6 +229,32 @@ def test_the_sandbox_scores_and_words_each_graded_cell_as_nbgrader_running_the_n
 
     assert errors(tmp_path / "sandboxed") == errors(tmp_path / "executed") != {}
     assert {p.name for p in sandboxed.feedback("ada")} == {"04_expectile_loss.html", "09_self_quiz.html"}
+
+
+@pytest.mark.skipif(unavailable() is not None, reason="no sandbox here (bubblewrap)")
+def test_a_sandbox_that_cannot_run_the_tests_refuses_to_grade(tmp_path, capsys):
+    """64 MiB of memory: torch's tests cannot run, so the reference solutions lose points in
+    the sandbox. The grader says so and why, writes no grades, and keeps the last record."""
+    (tmp_path / "subs" / "ada").mkdir(parents=True)
+    shutil.copy(SOLUTIONS / "04_expectile_loss.ipynb", tmp_path / "subs" / "ada")
+    course, out = tmp_path / "grading", tmp_path / "grades.csv"
+    course.mkdir()
+    (course / "gradebook.db").write_text("last week's grades")
+    assert grade_main([str(tmp_path / "subs"), "--memory", "64", "--course", str(course), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error: refusing to grade: in the sandbox, under the class's limits (20 s CPU, 64 MiB of memory" in err
+    assert "the reference solutions (solutions/) lose points: ch04_blank2_hidden scores 0 / 5 with MemoryError" in err
+    assert not out.exists() and [p.name for p in course.iterdir()] == ["gradebook.db"]
+    assert (course / "gradebook.db").read_text() == "last week's grades"
+
+
+@pytest.mark.skipif(unavailable() is not None, reason="no sandbox here (bubblewrap)")
+def test_a_test_the_unwritten_release_passes_stops_the_grading():
+    """A graded cell that passes without the student's answer would give points for nothing."""
+    lenient = GradedCell("04_expectile_loss.ipynb", "ch04_lenient", 5.0, "assert True", (), ("ch04_blank2_expectile_loss",))
+    with pytest.raises(UntrustedSandbox, match=r"the unwritten release \(notebooks/\) earns points: ch04_lenient "
+                                               r"scores 5 / 5 with nothing written"):
+        check_sandbox({"04_expectile_loss.ipynb": [lenient]}, workers=2)
 
 
 def test_without_the_sandbox_the_runner_still_refuses_writes_outside_its_scratch(tmp_path):
