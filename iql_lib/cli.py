@@ -1,5 +1,5 @@
 """Command-line entry points: `iql-train`, `iql-data`, `iql-demo`, `iql-sweep`,
-`iql-report`, `iql-check-submission`.
+`iql-report`, `iql-render`, `iql-check-submission`.
 
 Every option has a dashed spelling (`--env-name`) and the underscore spelling the
 course's materials use (`--env_name`). Defaults not given on the command line come
@@ -140,6 +140,7 @@ def train_main(argv: list[str] | None = None) -> None:
 def data_main(argv: list[str] | None = None) -> None:
     from iql_lib.datagen.antmaze import DEFAULT_STYLES, STYLE_ANT, UNMEASURED_TASKS_STYLE
     from iql_lib.envs.antmaze import TASKS
+    from iql_lib.rendering.films import add_film_options
 
     p = argparse.ArgumentParser(
         prog="iql-data", description="Build and inspect offline datasets.",
@@ -147,6 +148,7 @@ def data_main(argv: list[str] | None = None) -> None:
                "  iql-data generate antmaze-medium-diverse-v0 --transitions 1000000 --seed 0\n"
                "  iql-data info ~/.cache/iql-lib/antmaze-medium-diverse-v0-d4rl-seed0.npz --plot coverage.png\n"
                "  iql-data convert minari:D4RL/antmaze/umaze-v1 umaze.npz --download\n"
+               "  iql-data render antmaze-medium-diverse-v0 --episodes 2 --out videos/\n"
                "  iql-data walker train --out runs/walker && iql-data walker ship runs/walker/walker.pt",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -193,9 +195,22 @@ def data_main(argv: list[str] | None = None) -> None:
     conv.add_argument("source", help="a D4RL .hdf5 file or minari:<dataset id>")
     conv.add_argument("out", help="the .npz file to write (it records the data's frame)")
     conv.add_argument("--download", action="store_true", help="fetch a minari: dataset (needs the network)")
+    render = sub.add_parser("render", help="film episodes of an AntMaze dataset's collector (MP4 and GIF), as "
+                                           "`generate` with the same task, style and seed makes them")
+    render.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
+    render.add_argument("--style", choices=sorted(STYLE_ANT), help="the data mode (default: the task's)")
+    render.add_argument("--seed", type=int, default=0, help="the dataset's seed (default 0)")
+    render.add_argument("--out", default="videos", help="where the files go (default videos/)")
+    add_film_options(render, episodes=2)
     args = p.parse_args(argv)
     if args.command == "walker":
         return _walker_command(args)
+    if args.command == "render":
+        from iql_lib.rendering.films import film_options, render_collector
+
+        for path in render_collector(args.task, args.out, style=args.style, seed=args.seed, **film_options(args)):
+            print(f"wrote {path}")
+        return
     if args.command == "convert":
         from iql_lib.data.loaders import convert
 
@@ -361,6 +376,16 @@ def report_main(argv: list[str] | None = None) -> None:
     args = report_parser().parse_args(argv)
     blanks = load_blanks(args.blanks) if args.blanks else None
     print(build_report(args.runs, Path(args.out), blanks), end="")
+
+
+@_command("iql-render")
+def render_main(argv: list[str] | None = None) -> None:
+    from iql_lib.rendering.films import film_options, render_parser, render_run
+
+    args = render_parser().parse_args(argv)
+    for path in render_run(args.run, args.out, seed=args.seed, checkpoint=args.checkpoint, blanks=args.blanks,
+                           **film_options(args)):
+        print(f"wrote {path}")
 
 
 @_command("iql-check-submission")

@@ -9,8 +9,9 @@ runs cover (SPEC, "Experiments the course runs"):
 - P2.2 IQL on antmaze-medium-diverse-v0, and AWAC vs IQL (its best ζ) on both mazes;
   each IQL and AWAC method of P2.1/P2.2 also gets a value map: what its critic says the
   places of the maze are worth (IQL's V(s), AWAC's min Q(s, π(s))) with greedy rollouts of
-  its first seed's final policy, and a table of how much of each batch its actor learns
-  from (the spread of its advantage weights, on every seed's final checkpoint);
+  its first seed's final policy, a GIF of its best seed's ant walking one greedy episode,
+  and a table of how much of each batch its actor learns from (the spread of its advantage
+  weights, on every seed's final checkpoint);
 - P2.3 stitching on PointmassMedium-v0: every method against the dataset's best
   trajectory, and the final policies rolled out over the maze.
 
@@ -216,6 +217,25 @@ def _value_maps(key: str, methods: list[Method], out: Path, blanks=None) -> list
     return figures
 
 
+def _rollout_gifs(key: str, methods: list[Method], out: Path, blanks=None) -> list[str]:
+    """Per method, a short GIF of one greedy episode of its best seed's final policy
+    (`iql_lib.rendering`), both views at 240×180, every 5th step: how its ant walks, and
+    where it stops or falls over."""
+    from iql_lib.rendering.films import render_run
+    from iql_lib.runs import best_seed
+
+    figures = []
+    for m in methods:
+        try:
+            (gif,) = render_run(best_seed(m.dirs), out, size=(240, 180), formats=("gif",), gif_every=5,
+                                name=f"{key}_rollout_{_slug(m.label)}", blanks=blanks, progress=False)
+        except (RuntimeError, FileNotFoundError) as err:  # no checkpoint, unusable blanks, no offscreen OpenGL
+            note(f"no rollout GIF for {m.label}: {err}")
+            continue
+        figures.append(gif.name)
+    return figures
+
+
 WEIGHTS_COLUMNS = {  # ActorWeights field: (header, scale, digits)
     "advantage_std": ("std of A", 1.0, 2),
     "clipped": ("weights at the clip, %", 100.0, 0),
@@ -261,12 +281,13 @@ def iql_table(methods: list[Method], out: Path, key: str, title: str, env_name: 
     table = _table(key, title, iql, ["method", "zeta", "seeds", "steps", "return", "success"],
                    f"{ANTMAZE_CAPTION} Highest final return: {best}.")
     return Section([table, *_actor_weights(key, title, iql, blanks)],
-                   [_curves(key, {env_name: iql}, out), *_value_maps(key, iql, out, blanks)], iql)
+                   [_curves(key, {env_name: iql}, out), *_value_maps(key, iql, out, blanks),
+                    *_rollout_gifs(key, iql, out, blanks)], iql)
 
 
 def awac_vs_iql(methods: list[Method], out: Path) -> Section | str:
     """P2.2: on each maze, the AWAC runs next to IQL with its best ζ, and the paper's scores;
-    each AWAC method's value map (IQL's are under its own tables)."""
+    each AWAC method's value map and rollout GIF (IQL's are under its own tables)."""
     title = "P2.2: AWAC vs IQL on the AntMaze tasks"
     panels = {}
     for env_name in (UMAZE, MEDIUM):
@@ -280,12 +301,12 @@ def awac_vs_iql(methods: list[Method], out: Path) -> Section | str:
     table = _table("p2_2_awac_vs_iql", title, rows,
                    ["task", "method", "seeds", "steps", "return", "success", "paper"],
                    f"{ANTMAZE_CAPTION} IQL: the ζ with the highest final return on each maze.")
-    maps, weights = [], []
+    figures, weights = [_curves("p2_2_awac_vs_iql", panels, out)], []
     for env_name, group in panels.items():
-        awac = [m for m in group if m.config.algo == "awac"]
-        maps += _value_maps(f"p2_2_awac_vs_iql_{env_name}", awac, out)
-        weights += _actor_weights(f"p2_2_awac_vs_iql_{env_name}", f"AWAC on {env_name}", awac)
-    return Section([table, *weights], [_curves("p2_2_awac_vs_iql", panels, out), *maps], rows)
+        awac, key = [m for m in group if m.config.algo == "awac"], f"p2_2_awac_vs_iql_{env_name}"
+        figures += _value_maps(key, awac, out) + _rollout_gifs(key, awac, out)
+        weights += _actor_weights(key, f"AWAC on {env_name}", awac)
+    return Section([table, *weights], figures, rows)
 
 
 def stitching(methods: list[Method], out: Path, blanks=None) -> Section | str:

@@ -101,3 +101,9 @@ def best_method(methods: dict[str, list[Path]]) -> str | None:
     """The label with the highest final mean Eval_AverageReturn among finished methods."""
     scores = {label: summarise(dirs)["mean"] for label, dirs in methods.items() if finished(dirs)}
     return max(scores, key=scores.get) if scores else None
+
+
+def best_seed(dirs: list[Path]) -> Path:
+    """The seed's run folder with the highest final Eval_AverageReturn (the first on a tie):
+    the run to watch when one run shows what a method can do."""
+    return dirs[int(np.argmax(summarise(dirs)["final_returns"]))]

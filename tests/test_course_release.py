@@ -119,6 +119,16 @@ def test_graded_runs_draw_chapter_3_statically_not_under_sliders(graded):
     assert all(any("image/png" in out.get("data", {}) for out in cell["outputs"]) for cell in explorers)
 
 
+def test_graded_runs_show_chapter_8s_rollouts_as_still_frames(graded):
+    """Under nbgrader chapter 8 shows each watched run's episode as still frames (one PNG),
+    not a GIF, which would swell every graded copy; fast mode trains IQL and AWAC on
+    PointMass, so both are shown."""
+    chapter_8 = next(p for p in graded.notebooks("solution") if p.name.startswith("08_"))
+    (watch,) = [cell for cell in _cells(chapter_8) if cell.get("id") == "c_watch"]
+    shown = [out["data"] for out in watch["outputs"] if "data" in out]
+    assert len(shown) == 2 and all(set(data) >= {"image/png"} and "image/gif" not in data for data in shown)
+
+
 def test_release_earns_zero_on_every_blank_and_quiz_question(graded):
     scores = graded.scores["release"]
     assert scores.keys() == graded.scores["solution"].keys()
