@@ -15,8 +15,10 @@ test: $(STAMP)
 # The course in JupyterLab: students open notebooks/; runs go to runs/ (IQL_COURSE_FAST=1
 # shrinks every budget). Instructors: Formgrader on the nbgrader course in course/,
 # its exchange inside it, so generate, release, collect and autograde work from the UI.
+# Neither shows Jupyter's news pop-up, the students' lab no instructor panels; both add
+# --allow-root when run as root (iql_lib/course/lab.py).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/python -m iql_lib.course.lab notebooks
 
 formgrader: $(STAMP)
 	$(BIN)/python -m autograder.formgrader

@@ -7,18 +7,24 @@ the server starts in. This builds `course/` (git-ignored) once: `source/iql` is 
 `solutions/` (edits in Formgrader are edits of the sources), the config loads the course's
 settings (`autograder/nbgrader_config.py`) and puts the exchange inside the course folder
 (`course/exchange`), so generate, release, collect and autograde all work from the UI with
-no system-wide folder. Then JupyterLab starts there and opens Formgrader.
+no system-wide folder. Then JupyterLab starts there (`iql_lib.course.lab`: no news
+pop-up, --allow-root as root) on its workspace `formgrader`, which holds the Formgrader tab.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sys
 from pathlib import Path
+from typing import NoReturn
+
+from jupyterlab_server.workspaces_handler import WorkspacesManager
 
 from autograder.course import ASSIGNMENT, CONFIG, REPO, SOLUTIONS, run_nbgrader
+from iql_lib.course.lab import EVERYONE, start_lab
 
 COURSE = REPO / "course"
+WORKSPACE = "formgrader"  # a JupyterLab workspace restoring nbgrader's Formgrader tab
 
 COURSE_CONFIG = '''"""nbgrader settings of this course folder (written by `make formgrader`)."""
 c = get_config()  # noqa: F821 (nbgrader provides it)
@@ -46,7 +52,17 @@ def make_instructor_course(root: Path = COURSE) -> Path:
     return root
 
 
-def main(argv=None) -> int:
+def formgrader_workspace(root: Path) -> Path:
+    """The course's JupyterLab workspaces folder, its `formgrader` workspace (re)set to the
+    Formgrader tab alone: what `make formgrader` opens first, whatever was left open before."""
+    folder = root / ".workspaces"
+    folder.mkdir(exist_ok=True)
+    tab = {"nbgrader-formgrader:nbgrader-formgrader": {"data": {}}}  # nbgrader's restorer entry
+    WorkspacesManager(str(folder)).save(WORKSPACE, json.dumps({"data": tab, "metadata": {"id": WORKSPACE}}))
+    return folder
+
+
+def main(argv=None) -> NoReturn:
     parser = argparse.ArgumentParser(prog="python -m autograder.formgrader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", type=Path, default=COURSE, help="the course folder (course/)")
@@ -54,11 +70,12 @@ def main(argv=None) -> int:
     args, lab_args = parser.parse_known_args(argv)
     root = make_instructor_course(args.course)
     print(f"course folder: {root} (exchange: {root / 'exchange'})")
-    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}",
-               "--ServerApp.default_url=/formgrader", *(["--no-browser"] if args.no_browser else []), *lab_args]
+    workspaces = formgrader_workspace(root)
     os.chdir(root)  # nbgrader reads nbgrader_config.py from the server's working folder
-    os.execv(sys.executable, command)
+    start_lab([f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={workspaces}",
+               f"--LabApp.default_url=/lab/workspaces/{WORKSPACE}", *(["--no-browser"] if args.no_browser else []),
+               *lab_args], settings=(EVERYONE,))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

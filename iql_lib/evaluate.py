@@ -19,7 +19,7 @@ class EvalResult:
     returns: np.ndarray              # [n_episodes]
     lengths: np.ndarray              # [n_episodes]
     successes: np.ndarray            # [n_episodes] bool
-    trajectories: list[np.ndarray]   # positions per episode, [T + 1, 2]
+    trajectories: list[np.ndarray]   # positions per episode, [T + 1, 2] ([T·substeps + 1, 2] with substeps)
     final_observations: np.ndarray | None = None  # [n_episodes, ob_dim]: where each ended (simulator envs)
     first_where: np.ndarray | None = None  # [n_episodes, 2]: position at the first step meeting `first_where`
                                            # (NaN: none did)
@@ -37,18 +37,20 @@ class EvalResult:
 
 
 def evaluate_pointmass(act, env: PointMassEnv, n_episodes: int, seed: int,
-                       device: str | torch.device = "cpu") -> EvalResult:
+                       device: str | torch.device = "cpu", substeps: bool = False) -> EvalResult:
     """Run `n_episodes` episodes of `env` in lockstep.
 
     `act(obs_tensor) -> action_tensor` is the policy (sampling or greedy, the caller's
-    choice). `seed` fixes the env noise, so an evaluation can be repeated exactly.
+    choice). `seed` fixes the env noise, so an evaluation can be repeated exactly. With
+    `substeps`, the trajectories hold every sub-step of the dynamics (the path the point
+    took, for drawing) instead of one position per step.
     """
-    (result,) = evaluate_pointmass_seeds(lambda obs: act(obs[0])[None], env, n_episodes, [seed], device)
+    (result,) = evaluate_pointmass_seeds(lambda obs: act(obs[0])[None], env, n_episodes, [seed], device, substeps)
     return result
 
 
 def evaluate_pointmass_seeds(act, env: PointMassEnv, n_episodes: int, seeds: list[int],
-                             device: str | torch.device = "cpu") -> list[EvalResult]:
+                             device: str | torch.device = "cpu", substeps: bool = False) -> list[EvalResult]:
     """`evaluate_pointmass` for several policies at once: policy `k` runs its episodes
     with env noise seeded by `seeds[k]`, exactly as it would alone, and all of them
     advance in one array operation per step.
@@ -68,17 +70,19 @@ def evaluate_pointmass_seeds(act, env: PointMassEnv, n_episodes: int, seeds: lis
         obs = torch.as_tensor(dyn.observe(pos).reshape(k, n, -1), device=device)
         actions = act(obs).cpu().numpy().reshape(k * n)
         noise = np.concatenate([rng.normal(0.0, dyn.noise, size=(n, 2)) for rng in rngs])
-        pos = np.where(alive[:, None], dyn.move(pos, actions, noise), pos)
+        through = np.where(alive[None, :, None], dyn.move_through(pos, actions, noise), pos)
+        pos = through[-1]
         reached = alive & dyn.at_goal(pos)
         returns -= alive & ~reached
         lengths += alive
         successes |= reached
         alive &= ~reached
-        paths.append(pos.copy())
+        paths.extend(through if substeps else [pos])
         if not alive.any():
             break
-    stacked = np.stack(paths, axis=1)  # [k * n, T + 1, 2]
-    trajectories = [stacked[i, : lengths[i] + 1] for i in range(k * n)]
+    stacked = np.stack(paths, axis=1)  # [k * n, T·per_step + 1, 2]
+    per_step = dyn.substeps if substeps else 1
+    trajectories = [stacked[i, : lengths[i] * per_step + 1] for i in range(k * n)]
     return [EvalResult(returns[block], lengths[block], successes[block], trajectories[block])
             for block in (slice(j * n, (j + 1) * n) for j in range(k))]
 

@@ -1,30 +1,32 @@
 """The course as students and instructors meet it: real JupyterLab, real nbgrader, headless
 Chromium driven by selenium.
 
-One Jupyter server (fast mode, a free port on 127.0.0.1, its own runtime and config
-folders) serves a temporary course folder: the student notebooks (chapter 7 with its own
-two blanks written, as the guide writes them), chapter 4 with its blank written, and the
-instructor's course that `make formgrader` builds. The server starts in that course, as
-`make formgrader` starts it, so nbgrader finds its configuration there. Server and browser
-stop when the module ends.
+Two Jupyter servers (fast mode, free ports on 127.0.0.1, their own runtime and config
+folders), each started by the launcher its make target runs. The students' one
+(`make lab`: `python -m iql_lib.course.lab`) serves a temporary folder of the student
+notebooks (chapter 7 with its own two blanks written, as the guide writes them) and
+chapter 4 with its blank written. The instructor's one (`make formgrader`: `python -m
+autograder.formgrader`) serves the course folder it builds. Servers and browser stop when
+the module ends.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from autograder.course import NOTEBOOKS
-from autograder.formgrader import make_instructor_course
+from autograder.course import NOTEBOOKS, REPO, SOLUTIONS
 from iql_lib.course.notebook import FAST_ENV
 from tests.guide_answers import write_guide_answers
 
@@ -39,6 +41,11 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 TOKEN = "course-browser-tests"
+QUIZ, QUESTIONS = "09_self_quiz.ipynb", 12
+COURSE_ID = "iql-from-absolute-zero"
+NEWS = "@jupyterlab/apputils-extension:announcements"  # "get notified about official Jupyter news?"
+INSTRUCTOR_PLUGINS = tuple(f"@jupyter/nbgrader:{name}" for name in
+                           ("create-assignment", "formgrader", "course-list", "assignment-list"))
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000"]
 
@@ -68,29 +75,20 @@ class Lab:
     root: Path
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on a temporary course folder."""
-    root = tmp_path_factory.mktemp("lab")
-    notebooks = root / "notebooks"
-    shutil.copytree(NOTEBOOKS, notebooks)
-    write_guide_answers(NOTEBOOKS / "07_stitching.ipynb", notebooks / "07_stitching.ipynb")
-    write_guide_answers(NOTEBOOKS / "04_expectile_loss.ipynb", root / "written" / "04_expectile_loss.ipynb")
-    course = make_instructor_course(root / "course")
-    config = root / "jupyter-config"
-    (config / "labconfig").mkdir(parents=True)
-    (config / "labconfig" / "page_config.json").write_text(  # no "get Jupyter news?" toast
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+@contextmanager
+def _server(launcher: list[str], root: Path, cwd: Path):
+    """A Jupyter server started by `launcher` (the command a make target runs) with this
+    module's address, token and private folders; stopped on exit."""
     port = _free_port()
-    env = {**os.environ, FAST_ENV: "1", "JUPYTER_CONFIG_DIR": str(config),
-           "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"), "IQL_COURSE_RUNS": str(root / "runs")}
+    env = {**os.environ, FAST_ENV: "1", "IQL_COURSE_RUNS": str(root / "runs"),
+           "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"), "JUPYTER_DATA_DIR": str(root / "jupyter-data"),
+           "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime")}  # nothing from or into this machine's own
     log = (root / "server.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-         f"--IdentityProvider.token={TOKEN}", "--LabApp.expose_app_in_browser=True",
+        [*launcher, "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", "--LabApp.expose_app_in_browser=True",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def ready():
@@ -102,8 +100,8 @@ def lab(tmp_path_factory):
             return False
 
     try:
-        _wait(ready, 90, "the Jupyter server")
-        yield Lab(url, root)
+        _wait(ready, 120, "the Jupyter server")
+        yield url
     finally:
         server.terminate()
         try:
@@ -112,6 +110,27 @@ def lab(tmp_path_factory):
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The students' JupyterLab, as `make lab` starts it, on a folder of student notebooks."""
+    root = tmp_path_factory.mktemp("lab")
+    notebooks = root / "notebooks"
+    shutil.copytree(NOTEBOOKS, notebooks)
+    write_guide_answers(NOTEBOOKS / "07_stitching.ipynb", notebooks / "07_stitching.ipynb")
+    write_guide_answers(NOTEBOOKS / "04_expectile_loss.ipynb", root / "written" / "04_expectile_loss.ipynb")
+    with _server([sys.executable, "-m", "iql_lib.course.lab", str(root)], root, cwd=root) as url:
+        yield Lab(url, root)
+
+
+@pytest.fixture(scope="module")
+def formgrader(tmp_path_factory):
+    """The instructor's JupyterLab, as `make formgrader` starts it, on its course folder."""
+    root = tmp_path_factory.mktemp("formgrader")
+    launcher = [sys.executable, "-m", "autograder.formgrader", "--course", str(root / "course")]
+    with _server(launcher, root, cwd=REPO) as url:
+        yield Lab(url, root / "course")
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +181,83 @@ class Notebook:
         self.js("return app().shell.currentWidget.sessionContext.shutdown()")
 
 
+def _plugins(driver) -> dict[str, bool]:
+    """Which of the news pop-up and nbgrader's instructor panels the open JupyterLab runs."""
+    ids = [NEWS, *INSTRUCTOR_PLUGINS]
+    return dict(zip(ids, driver.execute_script("return arguments[0].map(id => window.jupyterapp.hasPlugin(id))", ids)))
+
+
+class Formgrader:
+    """nbgrader's Formgrader tab in the instructor's JupyterLab; its pages live in an iframe."""
+
+    def __init__(self, driver):
+        self.driver = driver
+
+    def open(self):
+        """Formgrader's tab on its first page, Manage Assignments, the driver inside its iframe."""
+        self.driver.switch_to.default_content()
+        self.driver.execute_script("window.jupyterapp.commands.execute('nbgrader:open-formgrader')")
+        frame = _wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, "#formgrader iframe"), 30, "Formgrader")[0]
+        self.driver.switch_to.frame(frame)
+        first = "/formgrader/manage_assignments"
+        if self.driver.execute_script("return location.pathname") != first:
+            self.driver.execute_script("location.pathname = arguments[0]", first)
+        _wait(lambda: self.driver.execute_script(
+            "return location.pathname === arguments[0] && document.readyState === 'complete'", first), 60, first)
+
+    def click(self, link: str, what: str):
+        """Click `link` in the table's first row (the table redraws as its models load:
+        click the current one)."""
+        _wait(lambda: self.driver.execute_script(
+            "const a = document.querySelector('table tbody tr ' + arguments[0]); if (a) a.click(); return !!a", link),
+            30, f"the link to {what}")
+
+    def act(self, link: str, what: str) -> str:
+        """Click `link` and return the text of the log window it opens, then close that."""
+        self.click(link, what)
+        modal = _wait(lambda: [m for m in self.driver.find_elements(By.CSS_SELECTOR, "#success-modal, #error-modal")
+                               if m.is_displayed()], 120, what)[0]
+        text = modal.get_attribute("textContent")  # all of it, however far the window has faded in
+        _wait(lambda: self.driver.execute_script(  # its OK button: pressed again while it fades in
+            "const m = document.querySelector('.modal'); if (m) m.querySelector('.modal-footer button').click();"
+            "return !m"), 30, "the log window to close", every=1)
+        return text
+
+
+class AssignmentList:
+    """nbgrader's Assignment List, the students' side of the exchange, in JupyterLab."""
+
+    def __init__(self, driver):
+        self.driver = driver
+
+    def press(self, section: str, button: str):
+        """Open the list and press `button` in the list `section` (its id) once it shows."""
+        self.driver.switch_to.default_content()
+        self.driver.execute_script("window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
+        _wait(lambda: self.driver.execute_script(
+            "const b = [...document.querySelectorAll('#' + arguments[0] + ' button')]"
+            ".find(b => b.innerText.trim() === arguments[1]); if (b) b.click(); return !!b", section, button),
+            60, f"{button} in the Assignment List", every=1)
+
+
+def _answer_the_quiz(path: Path):
+    """Chapter 9 with the reference answers in its answer cells, saved as a student would."""
+    solution = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+    answers = {cell["metadata"]["nbgrader"]["grade_id"]: solution.search(_text(cell))[1]
+               for cell in json.loads((SOLUTIONS / QUIZ).read_text())["cells"]
+               if cell["metadata"].get("nbgrader", {}).get("solution")}
+    notebook = json.loads(path.read_text())
+    for cell in notebook["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell["source"] = answers[grade_id]
+    path.write_text(json.dumps(notebook))
+
+
+def _text(cell) -> str:
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
 def test_chapter_3_slider_moves_with_the_keyboard_and_redraws_the_figure(browser, lab):
     notebook = Notebook(browser, lab.url, "notebooks/03_expectile_idea.ipynb")
     notebook.run("notebook:run-all-cells")
@@ -203,24 +299,68 @@ def test_validate_fails_on_an_unwritten_blank_and_passes_on_a_written_one(browse
     assert "Success! Your notebook passes all the tests." in _validate(browser)
 
 
-def test_formgrader_lists_the_assignment_and_releases_it_to_the_course_exchange(browser, lab):
-    browser.get(f"{lab.url}/formgrader?token={TOKEN}")
-    rows = lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "table tbody tr") if r.text.startswith("iql")]
-    _wait(rows, 60, "the assignment in Formgrader")
-    banners = browser.execute_script(
-        "return [...document.querySelectorAll('.alert')].filter(a => a.offsetParent).map(a => a.innerText)")
-    assert banners == [], banners
-    _wait(lambda: browser.execute_script(  # the table redraws as its models load: click the current link
-        "const a = document.querySelector('table tbody tr .release a'); if (a) a.click(); return !!a"),
-        30, "the release link")
-    modal = _wait(lambda: [m for m in browser.find_elements(By.CSS_SELECTOR, "#success-modal, #error-modal")
-                           if m.is_displayed()], 60, "the release to finish")[0]
-    assert modal.get_attribute("id") == "success-modal", modal.text
-    released = lab.root / "course" / "exchange" / "iql-from-absolute-zero" / "outbound" / "iql"
-    assert (released / "04_expectile_loss.ipynb").exists()
-    with urllib.request.urlopen(f"{lab.url}/courses?token={TOKEN}", timeout=30) as response:
-        courses = json.loads(response.read())  # what JupyterLab's Course List shows
-    assert courses == {"success": True, "value": ["iql-from-absolute-zero"]}, courses
+def test_validate_reports_an_unanswered_quiz_in_a_few_lines_per_question(browser, lab):
+    notebook = Notebook(browser, lab.url, "notebooks/09_self_quiz.ipynb")
+    report = _validate(browser)
+    assert report.count('no choice yet: replace "?" with the letter you choose') == QUESTIONS, report
+    assert "Traceback" not in report and len(report.splitlines()) <= 8 * QUESTIONS, report
+    notebook.shut_down()
+
+
+def test_the_students_lab_shows_no_news_pop_up_and_no_instructor_panel(browser, lab):
+    notebook = Notebook(browser, lab.url, "notebooks/04_expectile_loss.ipynb")
+    assert browser.find_elements(By.CSS_SELECTOR, "jp-button.validate-button")  # nbgrader's Validate stays
+    assert _plugins(browser) == {NEWS: False, **dict.fromkeys(INSTRUCTOR_PLUGINS, False)}
+    assert not browser.find_elements(By.ID, "nbgrader-create_assignemnt")  # (nbgrader's spelling)
+    assert "Nbgrader" not in browser.find_element(By.ID, "jp-menu-panel").text
+    time.sleep(5)  # long past the moment the pop-up would show
+    assert "Jupyter news" not in browser.find_element(By.TAG_NAME, "body").text
+    notebook.shut_down()
+
+
+def test_formgrader_opens_first_and_takes_a_submission_through_to_returned_feedback(browser, formgrader):
+    """`make formgrader` opens JupyterLab on Formgrader. From there the assignment is
+    released; a student (nbgrader's Assignment List, on this server, as on a shared
+    machine) fetches it and hands in chapter 9 answered; the instructor collects and
+    autogrades it, with no warning about the hidden tests, and returns the feedback,
+    which the student fetches."""
+    browser.get(f"{formgrader.url}/?token={TOKEN}")  # where the opened browser (or the printed link) goes
+    _wait(lambda: browser.execute_script("return window.jupyterapp?.shell.currentWidget?.id") == "formgrader",
+          90, "JupyterLab to open on Formgrader")
+    assert _plugins(browser) == {NEWS: False, **dict.fromkeys(INSTRUCTOR_PLUGINS, True)}
+    pages = Formgrader(browser)
+    pages.open()
+    assert "Manage Assignments" in browser.find_element(By.TAG_NAME, "body").text
+    assert "Successfully released 'iql'" in pages.act(".release a", "the release")
+    assert (formgrader.root / "exchange" / COURSE_ID / "outbound" / "iql" / QUIZ).exists()
+    with urllib.request.urlopen(f"{formgrader.url}/courses?token={TOKEN}", timeout=30) as response:
+        assert json.loads(response.read()) == {"success": True, "value": [COURSE_ID]}  # the Course List
+
+    student = AssignmentList(browser)
+    student.press("released_assignments_list", "Fetch")
+    fetched = formgrader.root / "iql"  # fetched into the server's folder
+    _wait(lambda: (fetched / QUIZ).exists(), 30, "the fetched assignment")
+    for path in fetched.glob("*.ipynb"):  # hand in chapter 9 alone, answered: a short autograde
+        if path.name != QUIZ:
+            path.unlink()
+    _answer_the_quiz(fetched / QUIZ)
+    student.press("fetched_assignments_list", "Submit")
+    _wait(lambda: list((formgrader.root / "exchange" / COURSE_ID / "inbound").iterdir()), 30, "the submission")
+
+    pages.open()
+    assert "Successfully collected" in pages.act(".collect a", "the collection")
+    pages.click(".num-submissions a", "the submissions page")
+    autograded = pages.act(".autograde a", "the autograde")
+    assert "Successfully autograded" in autograded and "has changed" not in autograded, autograded
+    assert browser.find_element(By.CSS_SELECTOR, "tbody tr .score").text == f"{QUESTIONS} / 42"  # of 6 × 5 + 12
+    pages.open()
+    assert "Successfully generated feedback" in pages.act(".generate-feedback a", "the feedback")
+    assert "Successfully released feedback" in pages.act(".release-feedback a", "the feedback's release")
+
+    student.press("submitted_assignments_list", "Fetch Feedback")
+    feedback = _wait(lambda: list((fetched / "feedback").rglob(f"{Path(QUIZ).stem}.html")), 30, "the feedback")
+    html = feedback[0].read_text()
+    assert "Question 1: (b) is right" in html and f"Score: {QUESTIONS}.0 / {QUESTIONS}.0" in html, html[-3000:]
 
 
 def test_chapter_7_names_the_unwritten_earlier_blanks_in_a_short_error(browser, lab):

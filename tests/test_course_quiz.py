@@ -47,9 +47,11 @@ def test_check_choice_records_a_valid_letter(options, answer, capsys):
     ("e", "not an option"),
 ])
 def test_check_choice_rejects_malformed_answers_with_a_hint(answer, hint, capsys):
-    with pytest.raises(AssertionError, match=re.escape(hint)):
+    with pytest.raises(AssertionError, match=re.escape(hint)) as info:
         check_choice(answer)
     assert "recorded" not in capsys.readouterr().out
+    shown = info.value._render_traceback_()  # what IPython (and so nbgrader's Validate) prints
+    assert len(shown) <= 2 and "ChoiceError" in shown[0] and hint in " ".join(shown), shown
 
 
 def test_check_choice_knows_each_questions_options():

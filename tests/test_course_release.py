@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import NOTEBOOKS, SOLUTIONS, source_notebooks
+from autograder.course import ASSIGNMENT, NOTEBOOKS, SOLUTIONS, make_course, run_nbgrader, source_notebooks
 from autograder.grade import run_notebooks
 from autograder.release import build_bundle, generate_notebooks
 from iql_lib.algos.blanks import BLANK_NAMES
@@ -148,7 +148,7 @@ def test_release_fails_only_at_the_blanks_and_names_the_chapter(graded):
             if error["ename"] == "NameError" and missing:
                 assert any(re.search(rf"\b{missing[1]}\b\s*=", src) for src in failed_sources), (
                     f"{path.name}: {error['evalue']}, and no earlier failed cell defines it")
-            elif error["ename"] == "AssertionError":
+            elif error["ename"] == "ChoiceError":
                 assert "no choice yet" in error["evalue"], f"{path.name}: {error['evalue'][:300]}"
             else:
                 assert error["ename"] in ("NotImplementedError", "BlankNotWritten", "BlankError"), (
@@ -160,6 +160,26 @@ def test_release_fails_only_at_the_blanks_and_names_the_chapter(graded):
         if has_blank:
             assert any(re.search(r"Blank \d \(\w+\) is not written yet: write it in chapter \d, 0\d_\w+\.ipynb", e["evalue"])
                        for _, e in errors), f"{path.name}: no error names the blank and its chapter"
+
+
+def test_autograde_restores_hidden_tests_quietly_and_reports_a_changed_locked_cell(tmp_path):
+    """The gradebook keeps each graded cell with its hidden tests: one handed in as released
+    gets them back with no warning, one the student changed is reported (and restored too)."""
+    quiz = "09_self_quiz.ipynb"
+    course = make_course(tmp_path / "course", only={quiz})
+    released = json.loads((NOTEBOOKS / quiz).read_text())
+    edited = json.loads((NOTEBOOKS / quiz).read_text())
+    next(cell for cell in edited["cells"]
+         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "ch09_test_03")["source"] = "print('fine')"
+    for student, notebook in (("as_released", released), ("edited", edited)):
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / quiz).write_text(json.dumps(notebook))
+    log = run_nbgrader(course, "autograde", ASSIGNMENT).stderr
+    assert re.findall(r"Attribute '(\w+)' for cell (\w+) has changed", log) == [("checksum", "ch09_test_03")], log[-3000:]
+    for student in ("as_released", "edited"):
+        graded = _cells(course / "autograded" / student / ASSIGNMENT / quiz)
+        assert sum("BEGIN HIDDEN TESTS" in _source(cell) for cell in graded) == 12, student
 
 
 # ------------------------------------------------------------ the student bundle

@@ -304,6 +304,20 @@ def test_evaluate_many_episodes_have_per_episode_semantics():
     assert len({tuple(t[1]) for t in result.trajectories}) > 1
 
 
+def test_evaluate_with_substeps_keeps_the_episodes_and_adds_the_path_between_steps():
+    """What a figure draws: the same episodes, each step's position in its place, and
+    between two of them the sub-steps (a fraction of a move each, never in a wall)."""
+    env = make_env(MEDIUM)
+    steps = evaluate_pointmass(shortest_path_policy(env), env, n_episodes=8, seed=2)
+    path = evaluate_pointmass(shortest_path_policy(env), env, n_episodes=8, seed=2, substeps=True)
+    np.testing.assert_array_equal(path.returns, steps.returns)
+    for coarse, fine in zip(steps.trajectories, path.trajectories):
+        np.testing.assert_array_equal(fine[::env.dynamics.substeps], coarse)
+        assert len(fine) == (len(coarse) - 1) * env.dynamics.substeps + 1
+        assert env.dynamics.is_free(fine).all()
+        assert np.abs(np.diff(fine, axis=0)).max() < 0.5 < np.abs(np.diff(coarse, axis=0)).max()
+
+
 def test_evaluate_is_repeatable_for_a_seed():
     env = make_env(MEDIUM)
     a = evaluate_pointmass(shortest_path_policy(env), env, n_episodes=8, seed=4)

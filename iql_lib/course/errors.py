@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import linecache
 import re
-import textwrap
 import traceback
 
 from iql_lib.algos.blanks import BLANK_NAMES, BlankError, unwritten_blank
-
-WIDTH = 80  # nbgrader's Validate report indents by 4 and cuts lines past 87 characters
+from iql_lib.course.learner_error import LearnerError
 
 # The chapter notebook holding each blank's cell.
 BLANK_NOTEBOOKS = {
@@ -36,18 +34,6 @@ def blank_cell(name: str) -> str:
     """Where a blank is written: its notebook and the first line of its cell."""
     chapter = int(BLANK_NOTEBOOKS[name][:2])
     return f"chapter {chapter}, {BLANK_NOTEBOOKS[name]}, the cell `def {name}(…)`"
-
-
-class LearnerError(Exception):
-    """An error the learner fixes in a notebook: shown as its message alone."""
-
-    def _render_traceback_(self) -> list[str]:
-        """The message alone, wrapped to fit nbgrader's Validate report (it cuts long lines)."""
-        lines = f"{type(self).__name__}: {self}".splitlines()
-        wrapped = [part for line in lines
-                   for part in textwrap.wrap(line, WIDTH, subsequent_indent="    ", break_on_hyphens=False) or [""]]
-        name = type(self).__name__
-        return [f"\x1b[31m{name}\x1b[0m{wrapped[0][len(name):]}", *wrapped[1:]]
 
 
 class BlankNotWritten(LearnerError, NotImplementedError):

@@ -3,11 +3,18 @@
 Chapter 9 asks multiple-choice questions; the learner stores each choice as one lower-case
 letter in a variable (`answer_01 = "b"`). `check_choice` checks only that form, so a typo
 shows up before grading. Which letter is right is decided by the hidden tests the
-instructor's grader adds: this module ships to students and holds no answers.
+instructor's grader adds: this module ships to students and holds no answers. A malformed
+answer fails in a few lines (`ChoiceError`), not a traceback.
 """
 from __future__ import annotations
 
-__all__ = ["check_choice"]
+from iql_lib.course.learner_error import LearnerError
+
+__all__ = ["ChoiceError", "check_choice"]
+
+
+class ChoiceError(LearnerError, AssertionError):
+    """A quiz answer that is not one of the question's letters; the message says what to write."""
 
 
 def _letters(options: str) -> str:
@@ -20,14 +27,15 @@ def _letters(options: str) -> str:
 def check_choice(answer, options: str = "abcd") -> str:
     """Check that `answer` is exactly one of the letters in `options`; print and return it.
 
-    Anything else raises an AssertionError that says what to write instead: a value that
-    is not a string, the "?" placeholder, an upper-case letter or one with brackets or
-    spaces around it, several letters, or a letter that is not among the options.
+    Anything else raises a `ChoiceError` (an AssertionError shown as its message alone)
+    that says what to write instead: a value that is not a string, the "?" placeholder,
+    an upper-case letter or one with brackets or spaces around it, several letters, or a
+    letter that is not among the options.
     """
     options = _letters(options)
     listed = ", ".join(f'"{o}"' for o in options)
     if not isinstance(answer, str):  # an AssertionError, as every failed check in a test cell
-        raise AssertionError(  # noqa: TRY004
+        raise ChoiceError(  # noqa: TRY004
             f"your answer must be a string holding one letter ({listed}), in quotes; "
             f"got {type(answer).__name__} {answer!r}")
     if len(answer) == 1 and answer in options:
@@ -35,9 +43,9 @@ def check_choice(answer, options: str = "abcd") -> str:
         return answer
     bare = answer.strip().strip("()[]. ").lower()
     if bare in ("", "?"):
-        raise AssertionError(f'no choice yet: replace "?" with the letter you choose, one of {listed}')
+        raise ChoiceError(f'no choice yet: replace "?" with the letter you choose, one of {listed}')
     if len(bare) == 1 and bare in options:
-        raise AssertionError(f'write the bare lower-case letter: "{bare}", not {answer!r}')
+        raise ChoiceError(f'write the bare lower-case letter: "{bare}", not {answer!r}')
     if len(bare) > 1:
-        raise AssertionError(f"choose exactly one option, one of {listed}; got {answer!r}")
-    raise AssertionError(f"{answer!r} is not an option of this question: choose one of {listed}")
+        raise ChoiceError(f"choose exactly one option, one of {listed}; got {answer!r}")
+    raise ChoiceError(f"{answer!r} is not an option of this question: choose one of {listed}")

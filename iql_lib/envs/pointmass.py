@@ -51,15 +51,22 @@ class PointMassDynamics:
 
     def move(self, positions: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """`step` with the velocity noise `[N, 2]` given (σ already applied)."""
+        return self.move_through(positions, actions, noise)[-1]
+
+    def move_through(self, positions: np.ndarray, actions: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """`move`, keeping the positions after every sub-step: `[substeps, N, 2]`, the
+        last one where the step ends (the path the point took, sliding along walls)."""
         velocity = ACTION_DIRECTIONS[actions] + noise
         substep = velocity * (1.0 / self.substeps)
         pos = positions.copy()
+        path = []
         for _ in range(self.substeps):  # first along the rows' axis, then along the columns'
             moved = pos[:, 0] + substep[:, 0]
             pos[:, 0] = np.where(self._free[self._cells(moved, 0), self._cells(pos[:, 1], 1)], moved, pos[:, 0])
             moved = pos[:, 1] + substep[:, 1]
             pos[:, 1] = np.where(self._free[self._cells(pos[:, 0], 0), self._cells(moved, 1)], moved, pos[:, 1])
-        return pos
+            path.append(pos.copy())
+        return np.stack(path)
 
     def at_goal(self, positions: np.ndarray) -> np.ndarray:
         return np.linalg.norm(positions - self.goal, axis=-1) < self.goal_radius
