@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from iql_lib.config import ENV_FAMILY_DEFAULTS, TrainConfig, make_config
+from iql_lib.errors import UserError
 from iql_lib.tracking import require_trackers
 
-ERRORS_SHOWN_PLAINLY = (ValueError, FileNotFoundError, RuntimeError)
+ERRORS_SHOWN_PLAINLY = (ValueError, FileNotFoundError, UserError)
 
 
 def _command(prog: str, interrupted: str | None = None):
@@ -164,8 +165,9 @@ def data_main(argv: list[str] | None = None) -> None:
     test = walker_sub.add_parser("test", help="the walking test: speed along the command and flips")
     test.add_argument("weights", nargs="?", help="a walker.pt (default: the shipped walker)")
     test.add_argument("--rollouts", type=int, default=24, help="30-second rollouts (default 24)")
-    ship = walker_sub.add_parser("ship", help="copy a trained walker.pt into the package")
-    ship.add_argument("weights", help="the walker.pt a training wrote")
+    ship = walker_sub.add_parser("ship", help="copy a trained walker into the package")
+    ship.add_argument("weights", help="the walker.pt a training wrote, or its checkpoint.pt (the walker at "
+                                      "the checkpoint's step)")
     make = sub.add_parser("make-stitching", help="regenerate the PointMass stitching dataset")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default="datasets/pointmass_stitching_dataset.npz")
@@ -252,7 +254,8 @@ def _walker_command(args: argparse.Namespace) -> None:
               f"out of the healthy range, in {stats.rollouts} rollouts of 30 s")
     else:
         path = walker.ship(args.weights)
-        print(f"shipped {args.weights} as {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        step = torch.load(path, weights_only=True)["step"]
+        print(f"shipped {args.weights} (step {step}) as {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 def _print_info(path: str, env_name: str | None, plot: str | None) -> None:

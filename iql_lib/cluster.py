@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from iql_lib.errors import UserError
+
 SWEEP_EXTRA = "pip install 'iql-lib[sweep]'"
 
 
@@ -36,7 +38,7 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise RuntimeError(f"running on Ray needs the ray package: {SWEEP_EXTRA}") from None
+        raise UserError(f"running on Ray needs the ray package: {SWEEP_EXTRA}") from None
     return ray
 
 
@@ -54,7 +56,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> dict:
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError) as err:
-            raise RuntimeError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]} "
+            raise UserError(f"cannot join the Ray cluster at {address}: {str(err).splitlines()[0]} "
                                f"(is `ray start --head` running there? a cluster with token "
                                f"authentication also needs RAY_AUTH_MODE=token and its token)") from None
     return ray.cluster_resources()

@@ -22,6 +22,16 @@ from iql_lib.algos import Algorithm
 from iql_lib.data import Transitions
 
 
+def is_compiler_error(err: Exception) -> bool:
+    """Whether torch.compile raised `err` because it could not compile the step (dynamo's own
+    errors, inductor's lowering and C++ build failures): then the engine goes on eagerly.
+    Anything else (out of memory, a bug) propagates. Imported here, as compiling does."""
+    from torch._dynamo.exc import TorchDynamoException
+    from torch._inductor.exc import CppCompileError, LoweringException
+
+    return isinstance(err, (TorchDynamoException, CppCompileError, LoweringException))
+
+
 @dataclass
 class ReplayTensor:
     """Transitions packed column-wise into one `[N, D]` tensor on the device; minibatches
@@ -118,7 +128,9 @@ class Engine:
                 self.warm = True
                 # CUDA-graph outputs are overwritten by the next replay; metrics wait for a log point
                 return {k: v.clone() for k, v in metrics.items()} if self.device.type == "cuda" else metrics
-            except Exception as err:  # a compiler problem, never the algorithm: step 1 ran eagerly
+            except Exception as err:
+                if not is_compiler_error(err):  # step 1 ran eagerly: a compiler error is never the algorithm's
+                    raise
                 print(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
                       f"continuing with the eager step", file=sys.stderr)
                 self.compile, self.compiled_step = False, None

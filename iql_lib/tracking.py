@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+from iql_lib.errors import UserError
+
 TRACKING_EXTRA = "pip install 'iql-lib[tracking]'"
 TENSORBOARD_DIR = "tensorboard"
 IDS_FILE = "tracking.json"  # the run's W&B id, so a resumed run continues the same W&B run
@@ -53,7 +55,7 @@ def require_trackers(wandb: bool, tensorboard: bool) -> None:
             try:
                 __import__(module)
             except ImportError:
-                raise RuntimeError(f"{flag} needs the {module} package: {TRACKING_EXTRA}") from None
+                raise UserError(f"{flag} needs the {module} package: {TRACKING_EXTRA}") from None
 
 
 class WandbTracker:

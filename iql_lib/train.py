@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,7 @@ from iql_lib.data import DatasetError, Transitions, env_for_dataset, load_datase
 from iql_lib.engine import Engine, ReplayTensor
 from iql_lib.envs import env_spec, make_env
 from iql_lib.envs.pointmass import PointMassEnv
+from iql_lib.errors import UserError
 from iql_lib.evaluate import EvalResult, evaluate_envs, evaluate_pointmass_seeds
 from iql_lib.logs import METRIC, RunLogger
 from iql_lib.plots import plot_trajectories
@@ -37,7 +39,7 @@ PLOT_EVERY_S = 30.0
 EVAL_POOL = 25  # simulator envs stepped together in an evaluation
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -90,6 +92,18 @@ def train(cfg: TrainConfig, seeds: list[int] | None = None, *, blanks=None, prog
         raise named from err
 
 
+@dataclass
+class _Run:
+    """What every group of seeds in one `train` call shares."""
+    cfg: TrainConfig
+    algo: Algorithm
+    env: object
+    replay: ReplayTensor
+    device: torch.device
+    progress: bool
+    on_log: Callable[[int, dict], None] | None
+
+
 def _train(cfg, seeds, blanks, progress, on_log) -> list[Path]:
     seeds = list(seeds if seeds is not None else cfg.seeds)
     device = resolve_device(cfg.device)
@@ -106,18 +120,18 @@ def _train(cfg, seeds, blanks, progress, on_log) -> list[Path]:
     groups: dict[int, list[int]] = {}
     for i, checkpoint in enumerate(checkpoints):
         groups.setdefault(checkpoint["step"] if checkpoint else 0, []).append(i)
+    run = _Run(cfg, algo, env, replay, device, progress, on_log)
     for start_step, members in sorted(groups.items()):
-        _train_group(cfg, algo, env, replay, device, start_step,
-                     [seeds[i] for i in members], [loggers[i] for i in members],
-                     [checkpoints[i] for i in members], progress, on_log)
+        _train_group(run, start_step, [seeds[i] for i in members], [loggers[i] for i in members],
+                     [checkpoints[i] for i in members])
     return [logger.dir for logger in loggers]
 
 
-def _train_group(cfg, algo, env, replay, device, start_step, seeds, loggers, checkpoints,
-                 progress, on_log) -> None:
+def _train_group(run: _Run, start_step: int, seeds: list[int], loggers: list[RunLogger], checkpoints) -> None:
+    cfg = run.cfg
     steps_left = cfg.num_timesteps - start_step
     compile = cfg.compile == "on" or (cfg.compile == "auto" and steps_left >= COMPILE_MIN_STEPS)
-    engine = Engine(algo, seeds, device, compile=compile)
+    engine = Engine(run.algo, seeds, run.device, compile=compile)
     for i, (seed, logger, checkpoint) in enumerate(zip(seeds, loggers, checkpoints)):
         if checkpoint is not None:
             engine.load_seed_state(i, checkpoint["engine"])
@@ -127,18 +141,19 @@ def _train_group(cfg, algo, env, replay, device, start_step, seeds, loggers, che
         logger.trackers = make_trackers(cfg, logger.dir, logger.run_name, config, resume_step)
     ok = False
     try:
-        _train_steps(cfg, env, replay, device, start_step, engine, seeds, loggers, progress, on_log)
+        _train_steps(run, start_step, engine, seeds, loggers)
         ok = True
     finally:
         for logger in loggers:
             logger.close(ok)
 
 
-def _train_steps(cfg, env, replay, device, start_step, engine, seeds, loggers, progress, on_log) -> None:
+def _train_steps(run: _Run, start_step: int, engine: Engine, seeds: list[int], loggers: list[RunLogger]) -> None:
     """Train one group from `start_step` to the end: updates, log points, evaluations."""
+    cfg, env, replay, on_log = run.cfg, run.env, run.replay, run.on_log
 
     last_plot = {seed: -math.inf for seed in seeds}
-    evaluate = make_evaluator(cfg, env, device)
+    evaluate = make_evaluator(cfg, env, run.device)
     policy_net = engine.algo.policy
     input_scaling = None if policy_net.input_shift is None else (policy_net.input_shift, policy_net.input_scale)
 
@@ -158,7 +173,7 @@ def _train_steps(cfg, env, replay, device, start_step, engine, seeds, loggers, p
         return {METRIC: float(np.mean(returns))}
 
     name = loggers[0].run_name if len(seeds) == 1 else f"{cfg.exp_name or cfg.algo} seeds {seeds}"
-    bar = tqdm(total=cfg.num_timesteps, initial=start_step, desc=name, disable=not progress,
+    bar = tqdm(total=cfg.num_timesteps, initial=start_step, desc=name, disable=not run.progress,
                dynamic_ncols=True, leave=False)
     last_eval = evaluate_and_save(0) if start_step == 0 else {}
     pending: list[dict[str, torch.Tensor]] = []

@@ -78,3 +78,18 @@ def test_awac_weights_are_clamped_constants():
     loss.backward()
     assert torch.allclose(log_prob.grad, -weights / 3)
     assert adv.grad is None
+
+
+@pytest.mark.parametrize("algo", ["iql", "awac"])
+def test_q_mean_is_the_same_quantity_in_every_algorithm(algo):
+    """`Q_Mean`: the batch mean of min(Q1, Q2)(s, a) at the batch's actions, from the online
+    critics before the step."""
+    from iql_lib.algos import load_blanks
+
+    cfg = make_config(algo=algo, hidden_size=16)
+    blanks = load_blanks("solutions") if algo == "iql" else None
+    e = Engine(make_algorithm(algo, 3, 2, False, cfg, blanks), [0], torch.device("cpu"), compile=False)
+    data = batch(False)
+    before = e.algo.q.min(e.state["q_net"][0], data["obs"], data["actions"]).mean()
+    metrics = e.step({k: v[None] for k, v in data.items()}, noise(e))
+    torch.testing.assert_close(metrics["Q_Mean"][0], before)

@@ -13,7 +13,9 @@ import torch
 from benchmarks.plain_torch import flat_state, load_flat_state, make_plain_agent
 from iql_lib.algos import load_blanks, make_algorithm
 from iql_lib.config import make_config
-from iql_lib.engine import Engine
+from iql_lib.data import load_dataset
+from iql_lib.engine import Engine, ReplayTensor
+from iql_lib.envs import env_spec
 from iql_lib.logs import read_eval_csv, read_metrics
 from iql_lib.train import train
 
@@ -120,3 +122,25 @@ def test_a_three_seed_run_writes_what_three_single_runs_write(tmp_path):
         for a, b in zip(read_metrics(batched / "metrics.jsonl"), read_metrics(single / "metrics.jsonl")):
             assert a.keys() == b.keys()
             assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+
+
+def test_only_the_compilers_own_failures_fall_back_to_the_eager_step(capsys):
+    """A step the compiler cannot build continues eagerly with a warning; anything else
+    raised by a compiled step (out of memory, a bug) reaches the caller."""
+    import torch._inductor.exc
+
+    def failing(error):
+        def step(*args):
+            raise error
+        return step
+
+    engine, *_ = build("iql", True, compile=True)
+    replay = ReplayTensor.from_transitions(load_dataset(env_spec("PointmassMedium-v0").default_dataset), "cpu")
+    engine.update(replay, 8)  # the first step runs eagerly and prepares the compiled one
+    engine.compiled_step = failing(torch._inductor.exc.CppCompileError(["cc"], "no compiler"))
+    engine.update(replay, 8)
+    assert engine.compiled_step is None and not engine.compile
+    assert "torch.compile failed (CppCompileError" in capsys.readouterr().err
+    engine.compile, engine.compiled_step = True, failing(torch.OutOfMemoryError("out of memory"))
+    with pytest.raises(torch.OutOfMemoryError):
+        engine.update(replay, 8)

@@ -17,6 +17,7 @@ from iql_lib.cli import train_main, train_parser
 from iql_lib.config import make_config
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec, make_env
+from iql_lib.errors import UserError
 from iql_lib.logs import reached_step, read_eval_csv, read_metrics
 from iql_lib.train import TrainingDiverged, load_policy, load_training_data, read_run_config, train
 from tests.conftest import reference_blanks_module
@@ -175,6 +176,10 @@ def test_every_command_stops_on_ctrl_c_and_on_bad_input_the_same_way(capsys):
             raise FileNotFoundError("no such run")
         if argv == ["bug"]:
             raise TypeError("a bug")
+        if argv == ["torch"]:
+            torch.zeros(2) @ torch.zeros(3)  # torch's own RuntimeError: a bug to see whole
+        if argv == ["fixable"]:
+            raise UserError("pip install the extra")
         return 1 if argv == ["fails"] else None
 
     command = _command("iql-x", interrupted="rerun with --resume")(main)
@@ -187,6 +192,10 @@ def test_every_command_stops_on_ctrl_c_and_on_bad_input_the_same_way(capsys):
     assert command([]) == 0 and command(["fails"]) == 1
     with pytest.raises(TypeError):
         command(["bug"])
+    with pytest.raises(RuntimeError, match="inconsistent tensor size"):
+        command(["torch"])
+    assert command(["fixable"]) == 2
+    assert capsys.readouterr().err == "iql-x: error: pip install the extra\n"
 
 
 def test_cli_names_a_blank_with_the_wrong_shape(tmp_path, capsys):

@@ -15,8 +15,8 @@ import torch
 from iql_lib.algos.sac import SAC
 from iql_lib.config import WalkerConfig
 from iql_lib.datagen import antmaze as datagen
-from iql_lib.datagen.walker import (ACTION_DIM, INPUT_DIM, WALKER_FILE, DirectionTask, Walker, WalkerTraining,
-                                    walking_test)
+from iql_lib.datagen.walker import (ACTION_DIM, INPUT_DIM, DirectionTask, Walker, WalkerTraining,
+                                    ship, walking_test)
 from iql_lib.engine import Engine, ReplayTensor
 from iql_lib.envs.antmaze import AntMazeEnv
 from iql_lib.nets import SquashedGaussianPolicy
@@ -108,6 +108,10 @@ def test_training_is_deterministic_and_a_killed_run_resumes_to_the_same_walker(t
     assert curve == (tmp_path / "straight" / "curve.csv").read_text().splitlines()
     assert curve[:len(rows_at_kill)] == rows_at_kill and len(curve) == 1 + 3
     assert (killed / "curve.png").stat().st_size > 0
+    # the walker at a checkpoint's step ships like a finished one
+    shipped = ship(killed / "checkpoint.pt", tmp_path / "shipped.pt")
+    assert torch.equal(torch.load(shipped, weights_only=True)["policy"], b["policy"])
+    assert torch.load(shipped, weights_only=True)["step"] == TINY["total_steps"]
     # another configuration does not silently continue this one
     with pytest.raises(ValueError, match="another configuration"):
         WalkerTraining(WalkerConfig(**{**TINY, "seed": 1}), killed).run(progress=False)
@@ -122,3 +126,52 @@ def test_the_numpy_walker_is_the_policys_mean_action(tmp_path):
     head = algo.policy(saved["policy"], torch.as_tensor(np.concatenate([obs[2:], direction]), dtype=torch.float32))
     expected = SquashedGaussianPolicy.mode(head).detach().numpy()
     assert np.allclose(Walker.load(path)(obs, direction), expected, atol=1e-5)
+
+
+def test_the_shipped_walker_walks_along_the_command_without_falling():
+    stats = walking_test(Walker.load(), rollouts=3, seconds=10)
+    assert stats.speed > 0.9 and stats.flips == 0
+    standing = walking_test(lambda obs, direction: np.zeros(ACTION_DIM), rollouts=3, seconds=10)
+    assert abs(standing.speed) < 0.1
+
+
+def test_the_walker_heads_for_the_next_cell_centre_plus_d4rls_noise():
+    env = AntMazeEnv("antmaze-medium-diverse-v0", ant="d4rl")
+    asked = []
+    driver = datagen.WalkerDriver(env, lambda obs, direction: asked.append(direction) or np.zeros(ACTION_DIM),
+                                  datagen.ControllerStats(), np.random.default_rng(0))
+    obs, _ = env.reset(seed=0)
+    driver.command(obs[:2], env.cell_to_sim(env.goal_cell))
+    next_cell = env.drawing_maze.shortest_path(env.start_cell, env.goal_cell)[1]
+    offsets = []
+    for _ in range(200):
+        driver.action(obs, 0)
+        offsets.append(asked[-1])
+    centre_offset = env.cell_to_sim(next_cell) - obs[:2]
+    # each step a unit vector toward the next cell's centre moved by U(0, 1 m) on each axis
+    assert np.allclose(np.linalg.norm(offsets, axis=1), 1.0)
+    lo, hi = centre_offset, centre_offset + 1.0
+    corners = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [lo[0], hi[1]], [hi[0], hi[1]]])
+    angles = np.arctan2(*np.array(offsets).T[::-1])
+    corner_angles = np.arctan2(corners[:, 1], corners[:, 0])
+    assert corner_angles.min() - 1e-9 <= angles.min() and angles.max() <= corner_angles.max() + 1e-9
+    assert np.ptp(angles) > 0.5 * np.ptp(corner_angles)  # fresh noise every step
+    # in the goal's cell it heads for the commanded goal itself
+    goal = env.cell_to_sim(env.goal_cell) + np.array([0.3, -0.2])
+    driver.command(goal, goal)
+    at_goal_cell = obs.copy()
+    at_goal_cell[:2] = env.cell_to_sim(env.goal_cell)
+    driver.action(at_goal_cell, 0)
+    assert np.allclose(asked[-1], np.array([0.3, -0.2]) / np.hypot(0.3, 0.2))
+
+
+def test_walker_data_follows_d4rls_procedure_and_is_deterministic(tmp_path):
+    paths = [tmp_path / f"{name}.npz" for name in ("a", "b")]
+    for path in paths:
+        datagen.generate_to_file("antmaze-umaze-v0", path, 1200, seed=5, style="walker", progress=False)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    data, extra = datagen.generate("antmaze-umaze-v0", 1000, seed=5, style="walker", progress=False)
+    assert str(extra["style"]) == "walker" and str(extra["ant"]) == "d4rl"
+    assert len(np.unique(extra["goals"], axis=0)) == 1  # one goal per episode, kept once reached
+    assert extra["goal_reached"].sum() > 20 and data.terminals.sum() > 20  # it gets there and lingers
+    assert data.episode_bounds() == [(0, 1000)]  # only the time limit ends it

@@ -69,4 +69,4 @@ class AWAC(Algorithm):
         # 3. target Qs trail the online Qs
         state["q_target"] = torch.lerp(state["q_target"], state["q_net"], cfg.polyak_tau)
         return state, {"Critic_Q_Loss": critic_loss / 2, "Actor_Loss": actor_loss,
-                       "Q_Mean": q[0].mean(), "Advantage_Mean": adv.mean()}
+                       "Q_Mean": q.min(dim=0).values.mean(), "Advantage_Mean": adv.mean()}

@@ -3,7 +3,9 @@
 An `Algorithm` describes ONE seed: `init_state(seed)` builds the initial parameters and
 optimiser states, and `step(state, batch, noise)` returns the next state and the step's
 metrics without side effects. The engine (`iql_lib/engine.py`) runs that step for many
-seeds at once with `torch.func.vmap` and, optionally, compiles it.
+seeds at once with `torch.func.vmap` and, optionally, compiles it. Every algorithm with
+a critic reports `Q_Mean` alike: the batch mean of min(Q1, Q2)(s, a) at the batch's
+actions, from the online critics before the step's update.
 """
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from iql_lib.errors import UserError
+
 BLANK_NAMES = ("make_value_network", "expectile_loss", "value_loss", "q_losses",
                "estimate_advantage", "actor_loss")
 
@@ -35,8 +37,12 @@ BLANK_CHAPTERS = {
 }
 
 
-class BlankError(RuntimeError):
+class BlankError(UserError):
     """A blank broke its contract (wrong shape, dtype or type)."""
+
+
+class UnwrittenBlank(NotImplementedError, UserError):
+    """A blank still raises `NotImplementedError`: says which one, and where to write it."""
 
 
 @dataclass(frozen=True)
@@ -85,12 +91,12 @@ def name_unwritten_blank(err: NotImplementedError) -> NotImplementedError:
     """`err` restated with the blank (and chapter) whose body raised it; `err` itself when
     no blank is on the way."""
     name = unwritten_blank(err)
-    return err if name is None else NotImplementedError(not_written_message(name))
+    return err if name is None else UnwrittenBlank(not_written_message(name))
 
 
 def _stub(name: str) -> Callable:
     def stub(*args, **kwargs):
-        raise NotImplementedError(not_written_message(name))
+        raise UnwrittenBlank(not_written_message(name))
 
     stub.__name__ = name
     return stub

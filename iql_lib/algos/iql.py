@@ -88,4 +88,4 @@ class IQL(Algorithm):
         # 4. target Qs trail the online Qs
         state["q_target"] = torch.lerp(state["q_target"], state["q_net"], cfg.polyak_tau)
         return state, {"Critic_V_Loss": v_loss, "Critic_Q_Loss": q_loss / 2, "Actor_Loss": actor_loss,
-                       "V_Mean": v.mean(), "Q_Mean": q_target.mean(), "Advantage_Mean": adv.mean()}
+                       "V_Mean": v.mean(), "Q_Mean": q_sa.min(dim=0).values.mean(), "Advantage_Mean": adv.mean()}

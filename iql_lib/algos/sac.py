@@ -71,4 +71,5 @@ class SAC(Algorithm):
         # 4. target Qs trail the online Qs
         state["q_target"] = torch.lerp(state["q_target"], state["q_net"], cfg.polyak_tau)
         return state, {"Critic_Q_Loss": critic_loss / 2, "Actor_Loss": actor_loss, "Alpha_Loss": alpha_loss,
-                       "Alpha": alpha, "Entropy": -log_prob.mean(), "Q_Mean": q.mean()}
+                       "Alpha": alpha, "Entropy": -log_prob.mean(),
+                       "Q_Mean": q.min(dim=0).values.mean()}

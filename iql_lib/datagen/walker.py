@@ -33,7 +33,6 @@ from iql_lib.algos.sac import SAC
 from iql_lib.config import WalkerConfig
 from iql_lib.engine import Engine, ReplayTensor
 from iql_lib.envs.antmaze import ANTS, flipped, healthy, make_ant_maze
-from iql_lib.nets import FlatNet
 
 WALKER_FILE = Path(__file__).with_name("walker_d4rl.pt")
 BODY_DIM, ACTION_DIM = 27, 8
@@ -277,8 +276,8 @@ class WalkerTraining:
             if self.step % cfg.checkpoint_freq == 0 or self.step == cfg.total_steps:
                 self.save()
         bar.close()
-        torch.save({"config": cfg.to_dict(), "policy": self.engine.state["policy"][0].detach().cpu().clone()},
-                   self.out / "walker.pt")
+        torch.save({"config": cfg.to_dict(), "step": self.step,
+                    "policy": self.engine.state["policy"][0].detach().cpu().clone()}, self.out / "walker.pt")
         plot_curve(curve, self.out / "curve.png")
         return self.out / "walker.pt"
 
@@ -314,8 +313,11 @@ def plot_curve(curve: Path, out: Path) -> None:
     fig.savefig(out, dpi=120)
 
 
-def ship(weights: str | Path) -> Path:
-    """Copy a trained `walker.pt` (policy and config only) into the package."""
-    saved = torch.load(weights, weights_only=True)
-    torch.save({"config": saved["config"], "policy": saved["policy"].to(torch.float32)}, WALKER_FILE)
-    return WALKER_FILE
+def ship(weights: str | Path, to: str | Path = WALKER_FILE) -> Path:
+    """Copy the policy of a trained `walker.pt`, or of a training's `checkpoint.pt` (the walker
+    at that step: what `--steps <step>` trains), into the package with its config and step."""
+    saved = torch.load(weights, weights_only=False)
+    if "engine" in saved:
+        saved = {"config": saved["config"], "step": saved["step"], "policy": saved["engine"]["params"]["policy"]}
+    torch.save({"config": saved["config"], "step": saved["step"], "policy": saved["policy"].to(torch.float32)}, to)
+    return Path(to)

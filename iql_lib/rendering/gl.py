@@ -14,6 +14,8 @@ import ctypes
 import os
 import platform
 
+from iql_lib.errors import UserError
+
 # Each backend, the library it loads first, and the Debian/Ubuntu packages that provide
 # it with a software rasteriser (Mesa's llvmpipe): what works on a machine with no GPU.
 BACKENDS = {
@@ -42,12 +44,12 @@ def prefer_offscreen_gl(environ: dict | None = None) -> str | None:
     return environ.get("MUJOCO_GL")
 
 
-def no_offscreen_gl(error: Exception) -> RuntimeError:
+def no_offscreen_gl(error: Exception) -> UserError:
     """The error to raise when MuJoCo could not open an OpenGL context: what failed, and the
     system packages that provide one."""
     chosen = os.environ.get("MUJOCO_GL")
     egl, osmesa = BACKENDS["egl"][1], BACKENDS["osmesa"][1]
-    return RuntimeError(
+    return UserError(
         f"MuJoCo could not render offscreen (MUJOCO_GL={chosen or 'unset'}: {type(error).__name__}: {error}). "
         f"Install an offscreen OpenGL: on Debian or Ubuntu `apt-get install {egl}` (EGL, chosen by default), "
         f"or `apt-get install {osmesa}` and set MUJOCO_GL=osmesa. MUJOCO_GL must be set before MuJoCo is "
