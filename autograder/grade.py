@@ -246,7 +246,7 @@ def check_sandbox(cells: dict[str, list[GradedCell]], limits: Limits = Limits(),
                 f"{limits.memory_bytes // MiB} MiB of memory per job), {who} ({CHECKED[who].name}/) "
                 f"{'lose' if who == REFERENCE else 'earns'} points: {wrong[0]}{more}. "
                 "Every student would be graded as wrongly, so no grade was written. --timeout and --memory "
-                "set the limits; the README's \"The sandbox\" says what they count.")
+                "set the limits; docs/instructors.md, \"The sandbox\", says what they count.")
 
 
 def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits = Limits(),

@@ -43,7 +43,7 @@ from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_threshol
 REFERENCE = HERE / "results" / "antmaze_reference"   # one folder per data style
 TASKS = {slot.env_name: load_thresholds()[slot.task] for slot in SUBMISSION_SLOTS.values()}  # by env name
 # (algo, task, ζ, filtered BC's top %) of every configuration the course's AntMaze experiments
-# run (SPEC: P1, P2) and the baselines they are read against, the most telling first
+# run (P1, P2) and the baselines they are read against, the most telling first
 CONFIGS = [(c.knobs["algo"], c.env_name, c.knobs.get("expectile"), c.knobs.get("filter_top_percent"))
            for c in ANTMAZE_REFERENCE]
 

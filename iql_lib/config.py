@@ -1,7 +1,7 @@
 """Hyperparameters: the one place where defaults live.
 
 Every entry point (CLI, demo, notebooks, tests) builds a `TrainConfig` from here, so a
-default changed here changes everywhere. Values follow the course (SPEC): PointMass
+default changed here changes everywhere (docs/design.md, "Hyperparameters"): PointMass
 uses small networks and a short horizon, AntMaze the IQL paper's settings.
 """
 from __future__ import annotations
@@ -62,7 +62,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-# Per-family defaults (SPEC, "Hyperparameters"). Keys are TrainConfig fields.
+# Per-family defaults. Keys are TrainConfig fields.
 ENV_FAMILY_DEFAULTS: dict[str, dict] = {
     "pointmass": dict(learning_rate=1e-3, gamma=0.95, hidden_size=64, eval_mode="sample",
                       num_timesteps=50_000, eval_freq=2_000, eval_episodes=20),

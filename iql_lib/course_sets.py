@@ -1,4 +1,4 @@
-"""The course's experiments as named sets of configurations (SPEC, "Experiments the course runs").
+"""The course's experiments as named sets of configurations (docs/design.md, "The experiments the course runs").
 
 - `p1`: AWAC (λ = 0.1) on antmaze-medium-diverse-v0 and antmaze-umaze-v0 (csv_data/P1/2, P1/1);
 - `p2`: IQL ζ = 0.9 on antmaze-medium-diverse-v0 (P2/2) and ζ ∈ {0.9, 0.2} on antmaze-umaze-v0
@@ -26,7 +26,7 @@ class CourseConfig:
 
     env_name: str
     knobs: dict = field(default_factory=dict)   # TrainConfig fields: algo, expectile, ...
-    slot: str | None = None                     # csv_data/ folder (SPEC layout), None: not submitted
+    slot: str | None = None                     # csv_data/ folder, None: not submitted
 
     def config(self, **overrides) -> TrainConfig:
         return make_config(self.env_name, **{**self.knobs, **overrides})

@@ -3,7 +3,7 @@
 `iql-report runs/ [--out report/]` finds the run directories (config.json + eval.csv) in
 and below the paths given, groups them into methods by their config (algorithm, task, ζ,
 λ, top %, exp_name; one run per seed) and builds each of the course's tables that the
-runs cover (SPEC, "Experiments the course runs"):
+runs cover (docs/design.md, "The experiments the course runs"):
 
 - P2.1 the ζ sweep: IQL on antmaze-umaze-v0, one row per ζ;
 - P2.2 IQL on antmaze-medium-diverse-v0, and AWAC vs IQL (its best ζ) on both mazes;
@@ -49,7 +49,7 @@ METHOD_FIELDS = ("algo", "env_name", "expectile", "temperature", "filter_top_per
 BUDGET_FIELDS = ("num_timesteps", "eval_freq", "eval_episodes")
 KNOB_NAMES = {"algo": "algo", "expectile": "ζ", "temperature": "λ", "filter_top_percent": "top %"}
 
-# IQL paper, Table 1: D4RL normalized score after 1M steps (SPEC, "Reference results").
+# IQL paper, Table 1: D4RL normalized score after 1M steps.
 PAPER_SCORES = {("iql", UMAZE): "87.5", ("iql", MEDIUM): "70.0", ("awac", UMAZE): "56.7", ("awac", MEDIUM): "0.7"}
 
 

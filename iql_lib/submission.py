@@ -1,6 +1,6 @@
 """`iql-check-submission csv_data/`: is a course submission complete and gradable?
 
-The SPEC's layout is four folders of three CSVs, one per seed:
+The course's layout is four folders of three CSVs, one per seed:
 
     csv_data/P2/1/iql_umaze_seed{1,2,3}.csv          IQL (one zeta) on antmaze-umaze-v0
     csv_data/P2/2/iql_medium_maze_seed{1,2,3}.csv    IQL on antmaze-medium-diverse-v0
@@ -21,8 +21,8 @@ other columns may be there too. The rules, each failure naming its file and a fi
 - distinct seeds: three different seeds (from the run name, else the file name);
 - threshold:      the seeds' mean final return clears the task's bar.
 
-Final steps, time limits and bars live in `thresholds.toml` beside this module, with the
-reasoning behind every number; an instructor passes their own with `--thresholds FILE`.
+Final steps, time limits and bars live in `thresholds.toml` beside this module, one line per
+bar on where it comes from; an instructor passes their own with `--thresholds FILE`.
 
 `write_submission(slot, dirs, out)` fills a slot's folder from three run folders, refusing
 what these rules would reject (chapter 8, `iql-sweep --course`); `check_submission(out)`
@@ -47,7 +47,7 @@ from iql_lib.runs import finished
 THRESHOLDS = Path(__file__).with_name("thresholds.toml")
 
 
-# --- the SPEC's layout ---------------------------------------------------------------------
+# --- the course's layout ------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Slot:
@@ -392,7 +392,7 @@ def slot_checks(root: Path, slot: Slot, task: Task, practice: bool) -> list[Chec
         checks.append(Check(slot.folder, "threshold", False,
                             f"{detail} is below the bar {bar:g} for {slot.label}",
                             "look at the runs' training signals (chapter 8) and your blanks, then "
-                            "retrain; the bar's reasoning is in thresholds.toml"))
+                            "retrain; where the bar comes from is in thresholds.toml"))
     return checks
 
 
@@ -430,7 +430,7 @@ def write_submission(slot: str, dirs: list[Path], out: str | Path = "csv_data", 
     layout with PointMass runs). CSVs already in the slot's folder are replaced.
     """
     if slot not in SUBMISSION_SLOTS:
-        raise ValueError(f"unknown slot {slot!r}; the SPEC's slots are {sorted(SUBMISSION_SLOTS)}")
+        raise ValueError(f"unknown slot {slot!r}; the course's slots are {sorted(SUBMISSION_SLOTS)}")
     spec = SUBMISSION_SLOTS[slot]
     dirs = [Path(d) for d in dirs]
     configs = []
@@ -470,7 +470,7 @@ def write_submission(slot: str, dirs: list[Path], out: str | Path = "csv_data", 
 def check_submission(out: str | Path = "csv_data", slots: list[str] | None = None, *,
                      practice: bool = False) -> list[str]:
     """What `iql-check-submission out` would fail, one line each (an empty list when all is
-    well). `slots` defaults to all four of the SPEC's; `practice=True` checks the layout of a
+    well). `slots` defaults to all four of the course's; `practice=True` checks the layout of a
     folder written from other runs (PointMass) and skips the task's final step and bars."""
     return [f"{Path(out) / c.file}: {c.message}; fix: {c.fix}"
             for c in check(out, slots=slots, practice=practice) if not c.ok]

@@ -1,4 +1,4 @@
-"""The six IQL blanks (SPEC, "The six edits"): reference values, contract checks, stubs,
+"""The six IQL blanks (docs/design.md, "The six blanks"): reference values, contract checks, stubs,
 loaders, and one IQL update driven by the reference blanks.
 
 Every numerical check compares against a closed form written here independently of the
@@ -474,7 +474,7 @@ def test_iql_update_with_reference_blanks(ob_dim, ac_dim, discrete):
 
 
 def test_iql_update_metrics_match_closed_forms():
-    """Order of one step (SPEC): V from target Q; actor from online Q and the *new* V;
+    """Order of one step (docs/design.md): V from target Q; actor from online Q and the *new* V;
     Q toward r + γ(1 − d)V(s') with the new V; only then the Polyak step."""
     engine, cfg = _engine(2, 5, True)
     algo = engine.algo

@@ -1,4 +1,4 @@
-"""Offline data: validation, loaders, the Transitions container and the stitching dataset (SPEC "Data")."""
+"""Offline data: validation, loaders, the Transitions container and the stitching dataset (docs/data.md)."""
 import re
 
 import gymnasium as gym

@@ -1,4 +1,4 @@
-"""PointMass environments: mazes, physics, the gymnasium API and batched evaluation (SPEC "Environments")."""
+"""PointMass environments: mazes, physics, the gymnasium API and batched evaluation (docs/design.md, "Environments")."""
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -242,7 +242,7 @@ def test_is_free_flags_walls_and_outside_points():
 
 def test_mean_displacement_of_plus_x_is_unit_with_spec_noise():
     maze = open_maze()
-    dyn = PointMassDynamics(maze)  # SPEC: noise 0.5, 10 sub-steps
+    dyn = PointMassDynamics(maze)  # the defaults: noise 0.5, 10 sub-steps
     n = 20000
     start = np.repeat(dyn.start[None], n, axis=0)
     moved = dyn.step(start, np.full(n, PLUS_X), np.random.default_rng(0)) - start

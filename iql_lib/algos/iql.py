@@ -1,6 +1,6 @@
 """IQL (Kostrikov et al., 2021): value learning that never queries an unseen action.
 
-Each step, in this order (SPEC):
+Each step, in this order (docs/design.md, "One IQL step"):
 1. V update: expectile regression of V(s) toward min of the two *target* Qs at the
    dataset action (blanks 2, 3).
 2. Actor update: advantage A = min Q(s, a) − V(s) from the online Qs and the
