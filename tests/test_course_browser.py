@@ -40,6 +40,8 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "course-browser-tests"
 QUIZ, QUESTIONS = "09_self_quiz.ipynb", 12
 COURSE_ID = "iql-from-absolute-zero"

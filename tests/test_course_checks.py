@@ -249,6 +249,7 @@ def test_errors_from_a_blank_name_the_blank_and_its_cell():
     assert errors.blank_raised(ValueError("the library's own error")) is None
 
 
+@pytest.mark.slow
 def test_a_kernel_shows_a_blanks_error_in_a_few_lines():
     """In a real kernel, IPython prints the short message in place of the traceback."""
     import nbformat

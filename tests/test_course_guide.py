@@ -27,6 +27,7 @@ def guide_notebooks(tmp_path_factory):
     return write_guide_notebooks(tmp_path_factory.mktemp("guide"))
 
 
+@pytest.mark.slow
 def test_the_guides_answers_earn_full_marks_from_the_grader(guide_notebooks, tmp_path):
     # in the bubblewrap sandbox where there is one (CI installs it), as `make grade` grades
     grades = grade_class({"guide": guide_notebooks}, tmp_path / "grading", sandboxed=shutil.which("bwrap") is not None)

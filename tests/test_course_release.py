@@ -64,6 +64,7 @@ def test_every_blank_has_a_solution_cell_and_a_graded_test():
         assert graded and all("BEGIN HIDDEN TESTS" in _source(cell) for cell in graded), name
 
 
+@pytest.mark.slow
 def test_committed_student_notebooks_are_up_to_date_with_solutions(tmp_path):
     fresh = generate_notebooks(tmp_path / "notebooks")
     committed = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -95,6 +96,7 @@ def graded(tmp_path_factory):
     return run_notebooks({"solution": SOLUTIONS, "release": NOTEBOOKS}, tmp_path_factory.mktemp("course") / "course")
 
 
+@pytest.mark.slow
 def test_solution_notebooks_run_clean_and_earn_full_marks(graded):
     notebooks = graded.notebooks("solution")
     assert [p.name for p in notebooks] == [p.name for p in source_notebooks()]
@@ -108,6 +110,7 @@ def test_solution_notebooks_run_clean_and_earn_full_marks(graded):
     assert score == maximum > 0
 
 
+@pytest.mark.slow
 def test_graded_runs_draw_chapter_3_statically_not_under_sliders(graded):
     """nbgrader runs a notebook with nobody at the keyboard: chapter 3's explorers draw
     their figures instead of slider widgets, which can stall its client (jupyter/nbclient#312)."""
@@ -119,6 +122,7 @@ def test_graded_runs_draw_chapter_3_statically_not_under_sliders(graded):
     assert all(any("image/png" in out.get("data", {}) for out in cell["outputs"]) for cell in explorers)
 
 
+@pytest.mark.slow
 def test_graded_runs_show_chapter_8s_rollouts_as_still_frames(graded):
     """Under nbgrader chapter 8 shows each watched run's episode as still frames (one PNG),
     not a GIF, which would swell every graded copy; fast mode trains IQL and AWAC on
@@ -129,6 +133,7 @@ def test_graded_runs_show_chapter_8s_rollouts_as_still_frames(graded):
     assert len(shown) == 2 and all(set(data) >= {"image/png"} and "image/gif" not in data for data in shown)
 
 
+@pytest.mark.slow
 def test_release_earns_zero_on_every_blank_and_quiz_question(graded):
     scores = graded.scores["release"]
     assert scores.keys() == graded.scores["solution"].keys()
@@ -137,6 +142,7 @@ def test_release_earns_zero_on_every_blank_and_quiz_question(graded):
         assert any(f"blank{number}" in gid for gid in scores), f"no graded cell for blank {number}"
 
 
+@pytest.mark.slow
 def test_release_fails_only_at_the_blanks_and_names_the_chapter(graded):
     """Every error is an unwritten blank, an unanswered quiz question, or a name that an
     earlier cell would have defined had its blank been written."""
@@ -162,6 +168,7 @@ def test_release_fails_only_at_the_blanks_and_names_the_chapter(graded):
                        for _, e in errors), f"{path.name}: no error names the blank and its chapter"
 
 
+@pytest.mark.slow
 def test_autograde_restores_hidden_tests_quietly_and_reports_a_changed_locked_cell(tmp_path):
     """The gradebook keeps each graded cell with its hidden tests: one handed in as released
     gets them back with no warning, one the student changed is reported (and restored too)."""
@@ -200,6 +207,7 @@ def _fresh_python(tmp_path: Path, bundle: Path) -> Path:
     return python
 
 
+@pytest.mark.slow
 def test_release_bundle_holds_no_answers_and_fails_only_at_the_blanks(tmp_path):
     bundle = build_bundle(tmp_path / "dist")
     names = {p.name for p in bundle.iterdir()}
@@ -244,6 +252,7 @@ def test_public_tests_pass_with_the_reference_blanks():
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+@pytest.mark.slow
 def test_nbgrader_validate_names_a_wrong_blank_and_its_hint(tmp_path):
     """Validate runs the visible check in the graded cell: a wrong blank fails with its hint."""
     from tests.guide_answers import GUIDE_ANSWERS, write_guide_answers

@@ -191,6 +191,7 @@ def test_iql_grade_on_the_reference_and_on_bad_input(capsys, tmp_path):
 
 # ------------------------------------------------------------ make grade
 
+@pytest.mark.slow
 @pytest.mark.skipif(unavailable() is not None, reason="no sandbox here (bubblewrap)")
 def test_the_sandbox_scores_and_words_each_graded_cell_as_nbgrader_running_the_notebook(tmp_path, capsys):
     """Chapter 4 with a blank that raises and chapter 9 with two wrong answers, graded in
@@ -231,6 +232,7 @@ def test_the_sandbox_scores_and_words_each_graded_cell_as_nbgrader_running_the_n
     assert {p.name for p in sandboxed.feedback("ada")} == {"04_expectile_loss.html", "09_self_quiz.html"}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(unavailable() is not None, reason="no sandbox here (bubblewrap)")
 def test_a_sandbox_that_cannot_run_the_tests_refuses_to_grade(tmp_path, capsys):
     """64 MiB of memory: torch's tests cannot run, so the reference solutions lose points in
@@ -283,6 +285,7 @@ def test_make_grade_on_bad_input(tmp_path, capsys):
     assert (tmp_path / "course" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_make_grade_on_ray_gives_the_serial_grades(tmp_path):
     """One Ray task per student (a local Ray): the same outputs per graded cell as in turn."""
     pytest.importorskip("ray")

@@ -31,7 +31,8 @@ from autograder.course import ASSIGNMENT
 from autograder.sandbox import unavailable
 
 NO_SANDBOX = unavailable()
-pytestmark = pytest.mark.skipif(NO_SANDBOX is not None, reason=f"no sandbox here: {NO_SANDBOX}")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(NO_SANDBOX is not None, reason=f"no sandbox here: {NO_SANDBOX}")]
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"

@@ -132,6 +132,7 @@ def swept(cluster, tmp_path_factory):
     return out, output
 
 
+@pytest.mark.slow
 def test_sweep_on_a_cluster_writes_what_iql_train_writes(swept, tmp_path):
     out, output = swept
     summary = {t["trial"]: t for t in json.loads((out / "sweep.json").read_text())}
@@ -157,6 +158,7 @@ def test_sweep_on_a_cluster_writes_what_iql_train_writes(swept, tmp_path):
             assert (ours / "eval_last_traj.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(swept):
     out, output = swept
     summary = {t["trial"]: t for t in json.loads((out / "sweep.json").read_text())}
@@ -168,6 +170,7 @@ def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(swept):
         _assert_every_step_once(out / f"iql_zeta_0.5_PointmassMedium-v0_seed{seed}")
 
 
+@pytest.mark.slow
 def test_a_restarted_sweep_skips_finished_trials_and_resumes_the_rest(swept, cluster):
     address, env = cluster
     out, _ = swept
