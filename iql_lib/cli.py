@@ -1,17 +1,21 @@
-"""Command-line entry points: `iql-train`, `iql-data`, `iql-demo`, `iql-sweep`,
-`iql-report`, `iql-render`, `iql-check-submission`.
+"""The command line: `iql <verb>` (`main`), and each verb's own entry point, which the
+older `iql-train`, `iql-data`, ... scripts still name.
 
-Every option has a dashed spelling (`--env-name`) and the underscore spelling the
-course's materials use (`--env_name`). Defaults not given on the command line come
-from `iql_lib.config`, per env family. Every command runs through `_command`, so they
-all fail the same way: `<command>: error: ...` and exit code 2 for what the user can
-fix, 130 on Ctrl-C.
+One meaning per flag across verbs: `--seed` takes one or more seeds, `--out` is where
+the results go, and training resumes by default (a rerun continues each seed from its last
+checkpoint and leaves finished ones alone) with `--fresh` to retrain. Every option has a
+dashed spelling (`--env-name`) and the underscore spelling the course's materials use
+(`--env_name`). Defaults not given on the command line come from `iql_lib.config`, per
+env family. Every command runs through `_command`, so they all fail the same way:
+`<command>: error: ...` and exit code 2 for what the user can fix, 130 on Ctrl-C.
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,7 +68,8 @@ def train_parser() -> argparse.ArgumentParser:
                "  iql-train --algo iql --iql-expectile 0.9 --seed 1 2 3\n"
                "  iql-train --algo bc --filter-top-percent 10 --exp-name filtered_bc\n"
                "  iql-train --algo iql --blanks notebooks   # the six blanks of your chapter notebooks\n"
-               "  iql-train --resume --exp-name iql_zeta_0.9   # continue a killed run",
+               "  iql-train --exp-name iql_zeta_0.9   # run again: continues where a killed run stopped\n"
+               "  iql-train --fresh --exp-name iql_zeta_0.9   # retrain from step 0",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add(p, "--algo", choices=["iql", "awac", "bc"], default="iql", help="algorithm (default: iql)")
     _add(p, "--env-name", default="PointmassMedium-v0", choices=sorted(ENV_SPECS), metavar="ENV",
@@ -100,11 +105,24 @@ def train_parser() -> argparse.ArgumentParser:
          help="compile the update with torch.compile (auto: for runs of 10k+ steps; off: eager)")
     _add(p, "--blanks", help=f"where the six IQL blanks come from: solutions, stubs, a .py file, a "
                              f"notebook, a folder of notebooks, or a module name (default: {TrainConfig.blanks})")
-    _add(p, "--resume", action="store_true", help="continue each seed from its last checkpoint")
     _add(p, "--out", help="parent folder of the run directories (default: runs)")
+    add_resume_options(p, "retrain each seed from step 0 (default: continue each seed from its last "
+                          "checkpoint; a finished seed is left as it is)")
     _add(p, "--quiet", action="store_true", help="no progress bar")
     add_tracking_options(p)
     return p
+
+
+def add_resume_options(p: argparse.ArgumentParser, fresh_help: str) -> None:
+    """--fresh, and --resume: the default, which older command lines still spell out."""
+    _add(p, "--fresh", action="store_true", help=fresh_help)
+    _add(p, "--resume", action="store_true", help="the default (older command lines spell it out)")
+
+
+def resume_from_args(args: argparse.Namespace) -> bool:
+    if args.fresh and args.resume:
+        raise UserError("--fresh and --resume contradict each other: give one")
+    return not args.fresh
 
 
 def add_tracking_options(p: argparse.ArgumentParser) -> None:
@@ -117,8 +135,8 @@ def add_tracking_options(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    values = {k: v for k, v in vars(args).items() if k not in ("env_name", "quiet")}
-    values["resume"] = args.resume or None
+    values = {k: v for k, v in vars(args).items() if k not in ("env_name", "quiet", "fresh")}
+    values["resume"] = resume_from_args(args)
     values["download"] = args.download or None
     values["wandb"] = args.wandb or None
     values["tensorboard"] = args.tensorboard or None
@@ -127,14 +145,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return make_config(args.env_name, **values)
 
 
-@_command("iql-train", interrupted="rerun with --resume to continue from the last checkpoint")
+@_command("iql-train", interrupted="rerun the same command to continue from the last checkpoint")
 def train_main(argv: list[str] | None = None) -> None:
     args = train_parser().parse_args(argv)
+    from iql_lib.logs import reached_step
     from iql_lib.train import train  # after parsing: --help needs no torch
 
     cfg = config_from_args(args)
+    finished = {s for s in cfg.seeds if cfg.resume and reached_step(Path(cfg.out) / cfg.run_name(s), cfg.num_timesteps)}
     for seed, run_dir in zip(cfg.seeds, train(cfg, progress=not args.quiet)):
-        print(f"seed {seed}: {run_dir}")
+        print(f"seed {seed}: {run_dir}" + (" (finished already; --fresh retrains it)" if seed in finished else ""))
 
 
 @_command("iql-data")
@@ -325,16 +345,14 @@ def sweep_parser() -> argparse.ArgumentParser:
     _add(what, "--filter-top-percent", nargs="+", type=float, help="train on the top p %% of trajectories")
     shared = p.add_argument_group("every configuration (as in iql-train)")
     _add(shared, "--seed", dest="seeds", type=int, nargs="+", help="seeds, batched in each trial (default 1 2 3)")
-    for action in train_parser()._actions:  # iql-train's own options, so the two never drift
-        if action.dest in SHARED and action.dest != "seeds":
-            shared._add_action(action)
+    _share_train_options(shared, [dest for dest in SHARED if dest != "seeds"])
     ray = p.add_argument_group("where and how")
     _add(ray, "--address", help="a running Ray cluster (host:port, or auto); default: a local Ray")
     _add(ray, "--num-cpus", type=int, help="cores of the local Ray (default: all)")
     _add(ray, "--cpus-per-trial", type=int, default=1, help="cores (torch threads) per trial (default 1)")
     _add(ray, "--max-retries", type=int, default=3, help="retries of a trial whose worker died (default 3)")
     _add(ray, "--out", default="runs/sweep", help="the runs, sweep.json, csv_data/ and report/ (runs/sweep)")
-    _add(ray, "--fresh", action="store_true", help="retrain finished trials from scratch")
+    add_resume_options(ray, "retrain every trial from scratch (default: skip finished trials, resume the others)")
     _add(ray, "--no-report", action="store_true", help="skip iql-report's tables at the end")
     return p
 
@@ -349,6 +367,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
     grid.setdefault("seeds", [1, 2, 3])
     require_trackers(grid.get("wandb", False), grid.get("tensorboard", False))
     out = Path(args.out).resolve()
+    fresh = not resume_from_args(args)
     if args.course:
         if args.grid or any(k in grid for k in AXES):
             raise ValueError("--course runs the course's configurations: give no grid (--grid, --algo, "
@@ -356,7 +375,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
         trials = course_trials(args.course, grid, out)
     else:
         trials = grid_trials(grid, out)
-    if args.fresh:
+    if fresh:
         for t in trials:
             t.trial.clear()
     return run_sweep(trials, out, address=args.address, num_cpus=args.num_cpus,
@@ -364,11 +383,46 @@ def sweep_main(argv: list[str] | None = None) -> int:
                      report=not args.no_report)
 
 
-@_command("iql-demo", interrupted="rerun the same command to resume (finished runs are skipped)")
-def demo_main(argv: list[str] | None = None) -> None:
-    from iql_lib.experiments import stitching_parser, run_stitching
+def _share_train_options(group, dests: list[str]) -> None:
+    """iql-train's own options for `dests`, underscore spellings included, so the verbs never drift."""
+    for action in train_parser()._actions:
+        if action.dest in dests:
+            group._add_action(action)
 
-    run_stitching(stitching_parser().parse_args(argv))
+
+DEMO_SHARED = ("seeds", "num_timesteps", "eval_freq", "eval_episodes", "eval_mode", "offline_dataset", "device",
+               "compile", "blanks")
+
+
+def demo_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="iql-demo",
+        description="Run the course's PointMass stitching experiment (P2.3): `iql sweep --course stitching` on "
+                    "a local Ray (IQL ζ=0.9, ζ=0.2 and filtered BC top 10 %, each method's seeds batched in one "
+                    "trial), then print and save the summary and figures. Rerun to resume: finished methods "
+                    "are skipped.")
+    p.add_argument("experiment", nargs="?", default="stitching", choices=["stitching"],
+                   help="which experiment to run (default: stitching)")
+    _add(p, "--seed", "--seeds", dest="seeds", type=int, nargs="+", default=[1, 2, 3],
+         help="seeds of every method (default 1 2 3)")
+    _share_train_options(p, [dest for dest in DEMO_SHARED if dest != "seeds"])
+    _add(p, "--out", default="runs/stitching",
+         help="the runs, and summary.json, summary.md and the figures (default: runs/stitching)")
+    _add(p, "--runs-dir", help="the runs here instead, the summary staying in --out (older command lines)")
+    _add(p, "--num-cpus", "--workers", dest="num_cpus", type=int,
+         help="cores of the local Ray, one method training on each (default: all)")
+    add_resume_options(p, "retrain every method from scratch (default: skip finished methods, resume the others)")
+    return p
+
+
+@_command("iql-demo", interrupted="rerun the same command to resume (finished methods are skipped)")
+def demo_main(argv: list[str] | None = None) -> int:
+    args = demo_parser().parse_args(argv)
+    from iql_lib.stitching_demo import run_stitching
+
+    shared = {k: v for k, v in vars(args).items() if k in DEMO_SHARED and v is not None}
+    return run_stitching(shared, Path(args.runs_dir or args.out), Path(args.out), num_cpus=args.num_cpus,
+                         fresh=not resume_from_args(args))
 
 
 @_command("iql-report")
@@ -404,3 +458,59 @@ def check_submission_main(argv: list[str] | None = None) -> int:
     print(json.dumps(json_report(checks), indent=2) if args.json
           else text_report(args.folder, args.thresholds, checks))
     return 0 if all(c.ok for c in checks) else 1
+
+
+# --- iql <verb> -------------------------------------------------------------------------------
+
+# Each verb's entry point as "module:function", imported only when the verb runs: `iql --help`
+# needs no torch, and no library module imports the course or the instructors' tools.
+VERBS: dict[str, tuple[str, str]] = {
+    "train": ("iql_lib.cli:train_main", "train IQL, AWAC or BC on a fixed dataset (iql-train)"),
+    "sweep": ("iql_lib.cli:sweep_main", "train a grid of configurations, or the course's sets, on Ray (iql-sweep)"),
+    "demo": ("iql_lib.cli:demo_main", "the course's stitching experiment end to end (iql-demo, make demo)"),
+    "data": ("iql_lib.cli:data_main", "generate, convert, inspect and film offline datasets (iql-data)"),
+    "report": ("iql_lib.cli:report_main", "the course's write-up tables and figures from run folders (iql-report)"),
+    "render": ("iql_lib.cli:render_main", "film a run's policy as MP4 and GIF (iql-render)"),
+    "check": ("iql_lib.cli:check_submission_main",
+              "check a csv_data/ submission against the course's bars (iql-check-submission)"),
+    "grade": ("iql_lib.course.grade:main", "check your chapter notebooks' blanks and quiz (iql-grade)"),
+    "lab": ("iql_lib.course.lab:main", "open the course's notebooks in JupyterLab (make lab)"),
+    "release": ("autograder.release:main",
+                "instructors: regenerate notebooks/ from solutions/, or build the student bundle"),
+    "grade-class": ("autograder.grade:main",
+                    "instructors: grade every student's notebooks in a sandbox into grades.csv (make grade)"),
+    "formgrader": ("autograder.formgrader:main", "instructors: JupyterLab on nbgrader's Formgrader (make formgrader)"),
+}
+INSTRUCTORS = "autograder"  # the instructors' package: in the course's repository, not installed
+
+
+def iql_parser() -> argparse.ArgumentParser:
+    """For `iql --help` and a missing or unknown verb; the verbs parse their own options."""
+    p = argparse.ArgumentParser(prog="iql", description="Offline RL with IQL: the library's and the course's "
+                                                        "commands. `iql <verb> --help` shows a verb's options.")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="<verb>")
+    for verb, (_, about) in VERBS.items():
+        verbs.add_parser(verb, help=about)
+    return p
+
+
+def _entry_point(verb: str) -> Callable[[list[str]], int | None]:
+    module, function = VERBS[verb][0].split(":")
+    if module.split(".")[0] == INSTRUCTORS and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m autograder.<tool>` run here would find it
+    try:
+        return getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as err:
+        if err.name != INSTRUCTORS:
+            raise
+        raise UserError(f"`iql {verb}` is for instructors: run it in the course's repository, which holds "
+                        f"{INSTRUCTORS}/") from None
+
+
+@_command("iql")
+def main(argv: list[str] | None = None) -> int | None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in VERBS:
+        iql_parser().parse_args(argv)  # prints the help, or the usage error naming the verbs
+        return 2
+    return _entry_point(argv[0])(argv[1:])

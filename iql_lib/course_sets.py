@@ -7,7 +7,7 @@
 - `stitching`: P2.3 on PointmassMedium-v0, IQL ζ ∈ {0.9, 0.2} and filtered BC (top 10 %).
 
 Each configuration trains the course's three seeds with its task's defaults (iql_lib/config.py);
-`iql-sweep --course`, `iql-demo stitching` and the AntMaze reference runs behind
+`iql sweep --course` (the demo among them) and the AntMaze reference runs behind
 thresholds.toml (benchmarks/antmaze_reference.py) read them from here.
 """
 from __future__ import annotations

@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.config import TrainConfig, default_exp_name
-from iql_lib.experiments import ENV_NAME as STITCHING_ENV
-from iql_lib.experiments import final_policies, modes_table, plot_stitching_curves, stitching_summary, stitching_table
 from iql_lib.logs import CSV_NAME
 from iql_lib.runs import best_method, finished, read_curves, summarise
+from iql_lib.stitching_demo import ENV_NAME as STITCHING_ENV
+from iql_lib.stitching_demo import final_policies, modes_table, plot_stitching_curves, stitching_summary, stitching_table
 from iql_lib.tables import DASH, Cell, MeanStd, Table
 from iql_lib.train import dataset_path, read_run_config
 
@@ -201,9 +201,9 @@ def _slug(label: str) -> str:
 
 def _value_maps(key: str, methods: list[Method], out: Path, blanks=None) -> list[str]:
     """Per method, its critic's values over the maze (V for IQL, min Q(s, π(s)) for AWAC) with
-    greedy rollouts of its first seed's final policy (`iql_lib.value_maps`): why a run fails
+    greedy rollouts of its first seed's final policy (`iql_lib.antmaze_value_maps`): why a run fails
     shows there (values flat far from the goal, rollouts stuck in the start room, ...)."""
-    from iql_lib.value_maps import plot_antmaze_value_map
+    from iql_lib.antmaze_value_maps import plot_antmaze_value_map
 
     figures = []
     for m in methods:

@@ -3,7 +3,7 @@
 A method is one configuration trained on several seeds, one run folder each
 (`<exp_name>_<env>_seed<k>/`, written by `train`). Here: where those folders are, whether
 every seed finished, their learning curves side by side, and the final checkpoint as mean ±
-std across seeds. Chapter 8, `iql-demo`, `iql-report`, `iql-sweep` and the reference-run
+std across seeds. Chapter 8, `iql demo`, `iql report`, `iql sweep` and the reference-run
 benchmark all read their numbers from `summarise`.
 """
 from __future__ import annotations

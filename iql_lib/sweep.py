@@ -100,7 +100,7 @@ def course_trials(sets: list[str], shared: dict, out: Path) -> list[SweepTrial]:
     for name in sets:
         for c in COURSE_SETS[name]:
             config = {**c.knobs, "env_name": c.env_name, **shared, "blanks": _absolute(shared.get("blanks")),
-                      "out": str(out)}
+                      "offline_dataset": _absolute(shared.get("offline_dataset")), "out": str(out)}
             c.config(**{k: v for k, v in config.items() if k != "env_name"})  # checks the values
             trials.append(SweepTrial(Trial(c.name, config), slot=c.slot))
     return trials

@@ -1,7 +1,7 @@
 """A trial: one configuration's seeds trained together to the end, the unit of parallel work.
 
-`iql-demo` runs trials in worker processes and `iql-sweep` as Ray tasks; both hand a worker a
-`Trial` and call `train_trial` there. A trial always trains with `resume=True`: run again
+`iql sweep` (and `iql demo`, a sweep of the course's stitching set) runs trials as Ray
+tasks: it hands a worker a `Trial` and calls `train_trial` there. A trial always trains with `resume=True`: run again
 after a kill (a lost worker, an interrupted sweep), each seed continues from its last
 checkpoint and its CSV keeps every row exactly once; a finished trial is skipped by callers
 (`Trial.finished`).

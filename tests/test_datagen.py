@@ -303,7 +303,7 @@ def drawn(maps, path) -> str:
 
 
 def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_path, d4rl_umaze):
-    from iql_lib.value_maps import antmaze_value_map
+    from iql_lib.antmaze_value_maps import antmaze_value_map
 
     run_dir = trained_umaze_run(tmp_path, d4rl_umaze, "iql")
     maps = antmaze_value_map(run_dir, bins_per_cell=2, episodes=1)
@@ -326,7 +326,7 @@ def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_pat
 def test_an_awac_runs_value_map_is_its_min_q_at_the_policys_mean_action(tmp_path, d4rl_umaze):
     from iql_lib.report import build_report
     from iql_lib.train import load_policy
-    from iql_lib.value_maps import antmaze_value_map
+    from iql_lib.antmaze_value_maps import antmaze_value_map
 
     run_dir = trained_umaze_run(tmp_path, d4rl_umaze, "awac")
     observations = d4rl_umaze[0].observations
@@ -349,7 +349,7 @@ def test_an_awac_runs_value_map_is_its_min_q_at_the_policys_mean_action(tmp_path
 
 
 def test_a_bc_runs_value_map_is_its_datas_coverage_with_its_rollouts(tmp_path, d4rl_umaze):
-    from iql_lib.value_maps import VISITS, antmaze_value_map
+    from iql_lib.antmaze_value_maps import VISITS, antmaze_value_map
 
     maps = antmaze_value_map(trained_umaze_run(tmp_path, d4rl_umaze, "bc"), bins_per_cell=2, episodes=1)
     counts = visits(data_squares(maps.env, d4rl_umaze[0].observations))
@@ -371,7 +371,7 @@ def test_the_temperature_decides_how_much_of_each_batch_the_actor_learns_from(tm
 
 
 def test_value_maps_refuse_a_run_off_antmaze(tmp_path):
-    from iql_lib.value_maps import antmaze_value_map
+    from iql_lib.antmaze_value_maps import antmaze_value_map
 
     assert train_main(["--algo", "bc", "--num-timesteps", "2", "--eval-freq", "2", "--eval-episodes", "1",
                        "--out", str(tmp_path), "--quiet"]) == 0

@@ -1,4 +1,5 @@
-"""The stitching experiment behind `make demo`, on a tiny budget."""
+"""The stitching experiment behind `make demo` (`iql demo`: the sweep of the course's
+stitching set on a local Ray, then its summary), on a tiny budget."""
 from __future__ import annotations
 
 import json
@@ -7,23 +8,22 @@ import pytest
 
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec
-from iql_lib.experiments import STITCHING_METHODS, run_stitching, stitching_parser
+from iql_lib.cli import demo_main
+from iql_lib.course_sets import STITCHING_METHODS
 from iql_lib.logs import read_eval_csv
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    args = stitching_parser().parse_args([
-        "stitching", "--seeds", "1", "2", "--num-timesteps", "200", "--eval-freq", "100",
-        "--eval-episodes", "3", "--workers", "2", "--runs-dir", str(root / "runs"),
-        "--out", str(root / "results")])
-    return args, run_stitching(args), root
+    argv = ["stitching", "--seeds", "1", "2", "--num-timesteps", "200", "--eval-freq", "100",  # older spellings
+            "--eval-episodes", "3", "--workers", "2", "--runs-dir", str(root / "runs"), "--out", str(root / "results")]
+    assert demo_main(argv) == 0
+    return argv, json.loads((root / "results" / "summary.json").read_text()), root
 
 
 def test_summary_has_the_documented_shape(demo):
     _, summary, root = demo
-    assert summary == json.loads((root / "results" / "summary.json").read_text())
     assert set(summary) == {"env", "dataset", "runs"}
     assert summary["env"] == "PointmassMedium-v0"
     assert set(summary["dataset"]) == {"path", "n_trajectories", "best_return", "mean_return"}
@@ -58,7 +58,10 @@ def test_figures_and_markdown_are_written(demo):
         assert f"| {method} | 2 | {run['mean']:.1f} ± {run['std']:.1f}" in table
 
 
-def test_a_rerun_reuses_finished_runs(demo, capsys):
-    args, summary, _ = demo
-    assert run_stitching(args) == summary
-    assert "(0 methods to train)" in capsys.readouterr().out
+def test_a_rerun_reuses_finished_runs_and_prints_the_same_table(demo, capsys):
+    argv, summary, root = demo
+    assert demo_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "3 finished already (skipped), 0 to train" in out
+    assert (root / "results" / "summary.md").read_text() in out
+    assert json.loads((root / "results" / "summary.json").read_text()) == summary

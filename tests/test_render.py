@@ -22,7 +22,7 @@ from iql_lib.rendering.episodes import Episode, collector_episode
 from iql_lib.rendering.films import play_run
 from iql_lib.rendering.gl import prefer_offscreen_gl
 from iql_lib.train import load_policy
-from iql_lib.value_maps import greedy_act
+from iql_lib.antmaze_value_maps import greedy_act
 
 UMAZE = "antmaze-umaze-v0"
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from iql_lib.experiments import STITCHING_METHODS, run_stitching, stitching_parser
-from iql_lib.cli import report_main
+from iql_lib.cli import demo_main, report_main
+from iql_lib.course_sets import STITCHING_METHODS
 from tests.conftest import fake_runs
 
 UMAZE, MEDIUM = "antmaze-umaze-v0", "antmaze-medium-diverse-v0"
@@ -55,11 +55,9 @@ def one_torch_thread():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, one_torch_thread):
     root = tmp_path_factory.mktemp("demo")
-    args = stitching_parser().parse_args([
-        "stitching", "--seeds", "1", "2", "--num-timesteps", "200", "--eval-freq", "100",
-        "--eval-episodes", "3", "--compile", "off", "--workers", "2",
-        "--runs-dir", str(root / "runs"), "--out", str(root / "results")])
-    run_stitching(args)
+    assert demo_main(["--seed", "1", "2", "--num-timesteps", "200", "--eval-freq", "100", "--eval-episodes", "3",
+                      "--compile", "off", "--num-cpus", "2", "--runs-dir", str(root / "runs"),
+                      "--out", str(root / "results")]) == 0
     return root
 
 

@@ -153,6 +153,29 @@ def test_cli_accepts_course_spellings_and_several_seeds(tmp_path, capsys):
         (0.3, 0.7, "x.npz", 5)
 
 
+def test_cli_resumes_by_default_and_retrains_with_fresh(tmp_path, capsys):
+    """A rerun leaves a finished seed as it is and says so; --fresh trains it again from step 0;
+    --resume, the default, is still accepted."""
+    args = ["--algo", "bc", "--num-timesteps", "20", "--eval-freq", "10", "--eval-episodes", "1",
+            "--exp-name", "again", "--out", str(tmp_path), "--quiet"]
+    run_dir = tmp_path / "again_PointmassMedium-v0_seed1"
+    assert train_main(args) == 0
+    assert "finished already" not in capsys.readouterr().out
+    metrics = (run_dir / "metrics.jsonl").read_text()
+
+    assert train_main(args + ["--resume"]) == 0
+    assert f"seed 1: {run_dir} (finished already; --fresh retrains it)" in capsys.readouterr().out
+    assert (run_dir / "metrics.jsonl").read_text() == metrics  # nothing trained, nothing logged twice
+
+    (run_dir / "eval.csv").unlink()  # a fresh run writes its logs anew
+    assert train_main(args + ["--fresh"]) == 0
+    assert "finished already" not in capsys.readouterr().out
+    assert read_eval_csv(run_dir / "eval.csv")[0] == [0, 10, 20]
+
+    assert train_main(args + ["--fresh", "--resume"]) == 2
+    assert "--fresh and --resume contradict each other" in capsys.readouterr().err
+
+
 def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not an npz at all")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from iql_lib.algos.blanks import BLANK_NAMES, unwritten_blank
-from iql_lib.course.errors import BlankNotWritten, BlankRaised, LearnerError, blank_label, blank_raised
+from iql_lib.course.blank_errors import BlankNotWritten, BlankRaised, LearnerError, blank_label, blank_raised
 
 
 class BlankCheckFailed(LearnerError, AssertionError):

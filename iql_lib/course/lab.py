@@ -1,7 +1,7 @@
 """JupyterLab as the course opens it: for students (`make lab`) and, through
 `autograder.formgrader`, for instructors (`make formgrader`).
 
-    python -m iql_lib.course.lab notebooks [jupyter lab options]   # or: make lab
+    iql lab notebooks [jupyter lab options]   # or: make lab, python -m iql_lib.course.lab notebooks
 
 The page settings in `jupyter/` beside this module reach this server only (through
 JUPYTER_CONFIG_PATH; nothing is installed): `everyone` turns off JupyterLab's "get
@@ -38,5 +38,10 @@ def start_lab(args: list[str], settings: tuple[Path, ...] = (EVERYONE, STUDENTS)
     os.execve(sys.executable, lab_command(*args), {**os.environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(path)})
 
 
+def main(argv: list[str] | None = None) -> NoReturn:
+    """`iql lab [folder] [jupyter lab options]`: the students' JupyterLab."""
+    start_lab(sys.argv[1:] if argv is None else argv)
+
+
 if __name__ == "__main__":
-    start_lab(sys.argv[1:])
+    main()

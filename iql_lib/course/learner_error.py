@@ -2,7 +2,7 @@
 
 IPython prints an exception's `_render_traceback_()` in place of its traceback. This module
 needs nothing heavier than the standard library, so chapter 9's quiz uses it without torch;
-`iql_lib.course.errors` builds the blanks' errors on it.
+`iql_lib.course.blank_errors` builds the blanks' errors on it.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
 from iql_lib.config import make_config
 from iql_lib.course.checks import CHECKS
-from iql_lib.course.errors import LearnerError
+from iql_lib.course.blank_errors import LearnerError
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec, make_env
 from iql_lib.logs import read_eval_csv

@@ -1,107 +1,47 @@
-"""The course's stitching experiment (P2.3), run end to end: `iql-demo stitching`.
+"""The course's stitching experiment (P2.3) end to end: `iql demo` (`make demo`).
 
-IQL (ζ = 0.9), IQL (ζ = 0.2) and filtered BC (top 10 %) train on the shipped PointMass
-stitching dataset; each method trains all its seeds batched in one worker process, and
-the methods share the cores. The summary
-compares each method's final evaluation with the dataset's best and mean trajectory
-returns, and draws trajectories and learning curves; `iql-report` builds its P2.3 table
-from the same functions (`stitching_summary`, `stitching_table`, `final_policies`).
+The demo is `iql sweep --course stitching` on a local Ray: IQL (ζ = 0.9), IQL (ζ = 0.2)
+and filtered BC (top 10 %) train on the shipped PointMass stitching dataset, each method
+its seeds batched in one trial, rerun to resume. Then a summary compares each method's
+final evaluation with the dataset's best and mean trajectory returns, and draws
+trajectories and learning curves; `iql report` builds its P2.3 table from the same
+functions (`stitching_summary`, `stitching_table`, `final_policies`).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import queue
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from iql_lib.course_sets import STITCHING_ENV as ENV_NAME
-from iql_lib.course_sets import STITCHING_METHODS
 from iql_lib.runs import read_curves
 from iql_lib.runs import summarise as summarise_seeds
 from iql_lib.tables import MeanStd, Table
-from iql_lib.trial import Trial, train_trial
+from iql_lib.trial import Trial
+
 FINAL_POLICY_EPISODES = 100  # episodes per seed when the final policies are re-evaluated
 
 
-def stitching_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="iql-demo",
-        description="Run the course's PointMass stitching experiment: IQL (ζ=0.9, ζ=0.2) and "
-                    "filtered BC (top 10 %), several seeds each, then print and save the results.")
-    p.add_argument("experiment", choices=["stitching"], help="which experiment to run")
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    p.add_argument("--num-timesteps", type=int, default=None, help="gradient steps per run (default 50000)")
-    p.add_argument("--eval-freq", type=int, default=None, help="evaluate every N steps (default 2000)")
-    p.add_argument("--eval-episodes", type=int, default=None, help="episodes per evaluation (default 20)")
-    p.add_argument("--eval-mode", choices=["sample", "greedy"], default=None)
-    p.add_argument("--offline-dataset", default=None, help="dataset (default: the shipped one)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="methods trained in parallel processes (default: one per core)")
-    p.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
-                   help="compile the update (auto: for runs of 10k+ steps)")
-    p.add_argument("--runs-dir", default="runs/stitching", help="where the run directories go")
-    p.add_argument("--out", default="results/stitching", help="where the summary and figures go")
-    p.add_argument("--blanks", default="solutions", help="where the six IQL blanks come from")
-    p.add_argument("--fresh", action="store_true", help="retrain runs that already finished")
-    return p
-
-
-def _run_job(trial: Trial, threads: int, progress_queue) -> None:
-    """Worker: train one method, all its seeds batched; reports progress to `progress_queue`."""
-    train_trial(trial, threads, on_log=lambda step, _: progress_queue.put((trial.name, step)))
-
-
-def run_stitching(args: argparse.Namespace) -> dict:
+def run_stitching(shared: dict, runs: Path, out: Path, *, num_cpus: int | None = None, fresh: bool = False) -> int:
+    """Train the course's stitching set into `runs` with the settings `shared` (TrainConfig
+    fields: seeds, num_timesteps, ...), unless finished, then write and print the summary in
+    `out`. Returns the exit code: 0, or 1 when a method failed to train."""
     from iql_lib.envs import env_spec
+    from iql_lib.sweep import course_trials, run_sweep
 
-    dataset = args.offline_dataset or env_spec(ENV_NAME).default_dataset
-    jobs = [Trial(method, dict(knobs, env_name=ENV_NAME, offline_dataset=dataset, out=args.runs_dir,
-                               seeds=args.seeds, num_timesteps=args.num_timesteps, eval_freq=args.eval_freq,
-                               eval_episodes=args.eval_episodes, eval_mode=args.eval_mode,
-                               blanks=args.blanks, compile=args.compile))
-            for method, knobs in STITCHING_METHODS.items()]
-    if args.fresh:
-        for trial in jobs:
-            trial.clear()
-
-    todo = [trial for trial in jobs if not trial.finished]
-    print(f"stitching: {len(jobs)} methods × {len(args.seeds)} seeds ({len(todo)} methods to train) "
-          f"on {ENV_NAME}, {args.workers} worker(s)")
-    if todo:
-        _train_in_parallel(todo, args.workers)
-    summary = summarise(jobs, dataset, Path(args.out))
-    print((Path(args.out) / "summary.md").read_text())
-    print(f"wrote {args.out}/summary.json, summary.md and figures")
-    return summary
-
-
-def _train_in_parallel(jobs: list[Trial], workers: int) -> None:
-    import multiprocessing as mp
-
-    workers = max(1, min(workers, len(jobs)))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    context = mp.get_context("spawn")  # fresh interpreters: no inherited torch threads
-    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
-        progress = manager.Queue()
-        futures = [pool.submit(_run_job, trial, threads, progress) for trial in jobs]
-        done_steps = {trial.name: 0 for trial in jobs}
-        total = sum(trial.cfg.num_timesteps for trial in jobs)
-        with tqdm(total=total, desc="training", unit="step", dynamic_ncols=True) as bar:
-            while not all(f.done() for f in futures):
-                try:
-                    method, step = progress.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                bar.update(step - done_steps[method])
-                done_steps[method] = step
-        for future in futures:
-            future.result()  # re-raise a worker's error here
+    dataset = shared.get("offline_dataset") or env_spec(ENV_NAME).default_dataset
+    trials = course_trials(["stitching"], shared, runs.resolve())
+    if fresh:
+        for t in trials:
+            t.trial.clear()
+    if run_sweep(trials, runs.resolve(), num_cpus=num_cpus, report=False):
+        return 1
+    summarise([t.trial for t in trials], dataset, out)
+    print((out / "summary.md").read_text())
+    print(f"wrote {out}/summary.json, summary.md and figures")
+    return 0
 
 
 def summarise(jobs: list[Trial], dataset: str, out: Path) -> dict:
