@@ -233,7 +233,7 @@ def test_under_autograde_the_blanks_come_from_the_submission(tmp_path, monkeypat
 
 def test_errors_from_a_blank_name_the_blank_and_its_cell():
     from iql_lib.algos.blanks import BlankError
-    from iql_lib.course import errors
+    from iql_lib.course import blank_errors as errors
 
     namespace, source = {}, "def value_loss(q_target, v, expectile):\n    return q_target.nope\n"
     name = "05_three_networks.ipynb (cell 10)"  # as the notebook loader names a cell's code
@@ -256,7 +256,7 @@ def test_a_kernel_shows_a_blanks_error_in_a_few_lines():
     from nbclient import NotebookClient
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
-        "import torch\nfrom iql_lib.course.errors import show_blank_errors_short\nshow_blank_errors_short()",
+        "import torch\nfrom iql_lib.course.blank_errors import show_blank_errors_short\nshow_blank_errors_short()",
         "def actor_loss(log_prob, adv, temperature, max_weight=50.0):\n    return -(log_prob * adv).mean(0, 1)",
         "from iql_lib.train import train\nactor_loss(torch.zeros(3), torch.zeros(3), 0.1)",
         "1 / 0",
