@@ -12,6 +12,8 @@ from iql_lib.cli import demo_main
 from iql_lib.course_sets import STITCHING_METHODS
 from iql_lib.logs import read_eval_csv
 
+pytestmark = pytest.mark.slow  # a local Ray
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):

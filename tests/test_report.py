@@ -61,6 +61,7 @@ def demo(tmp_path_factory, one_torch_thread):
     return root
 
 
+@pytest.mark.slow  # the demo on a local Ray
 def test_stitching_table_has_the_demo_summary_numbers(demo, capsys):
     rc, out, err = report(capsys, demo / "runs", "--out", demo / "report")
     assert rc == 0
@@ -82,6 +83,7 @@ def test_stitching_table_has_the_demo_summary_numbers(demo, capsys):
     assert "skipped P2.1" in err and "skipped P2.2" in err and "skipped P2.3" not in err
 
 
+@pytest.mark.slow  # the demo on a local Ray
 def test_unloadable_blanks_skip_the_iql_trajectories_only(demo, capsys):
     rc, out, err = report(capsys, demo / "runs", "--out", demo / "stubs", "--blanks", "stubs")
     assert rc == 0 and "| iql_zeta_0.9 | 2 |" in out
