@@ -11,12 +11,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/iql-demo stitching --out results/stitching --runs-dir runs/stitching
 
-test: $(STAMP) system-packages
+test: system-packages $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # Everything but the tests marked slow (notebooks in kernels, nbgrader, the browser, Ray,
 # classes graded in the sandbox): a few minutes instead of about ten.
-test-fast: $(STAMP) system-packages
+test-fast: system-packages $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 system-packages:
