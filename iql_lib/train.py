@@ -92,6 +92,24 @@ def train(cfg: TrainConfig, seeds: list[int] | None = None, *, blanks=None, prog
         raise named from err
 
 
+# What a resumed run may change: its length, how it is evaluated, logged and where it runs.
+# Everything else decides what is learned, so a rerun that changes it must start afresh.
+RESUMABLE_CHANGES = {"num_timesteps", "eval_freq", "eval_episodes", "eval_mode", "log_freq", "wandb",
+                     "wandb_project", "tensorboard", "device", "compile", "download", "resume", "out", "seeds"}
+
+
+def check_same_training(cfg: TrainConfig, run_dir: Path) -> None:
+    """Refuse to continue the checkpoint in `run_dir` with settings that change what is learned."""
+    saved, _ = read_run_config(run_dir)
+    changed = {k: (v, getattr(cfg, k)) for k, v in saved.to_dict().items()
+               if k not in RESUMABLE_CHANGES and v != getattr(cfg, k)}
+    if changed:
+        listed = ", ".join(f"{k} {old!r} → {new!r}" for k, (old, new) in changed.items())
+        raise UserError(f"{run_dir} was trained with other settings ({listed}); continuing it would mix "
+                        f"the two. Rerun with --fresh to retrain it, or give the new settings their own "
+                        f"--exp-name or --out.")
+
+
 @dataclass
 class _Run:
     """What every group of seeds in one `train` call shares."""
@@ -115,6 +133,9 @@ def _train(cfg, seeds, blanks, progress, on_log) -> list[Path]:
         algo.scale_observations(*(torch.as_tensor(v, device=device) for v in data.observation_stats()))
     loggers = [RunLogger(Path(cfg.out) / cfg.run_name(s), cfg.run_name(s)) for s in seeds]
     checkpoints = [logger.load_checkpoint() if cfg.resume else None for logger in loggers]
+    for logger, checkpoint in zip(loggers, checkpoints):
+        if checkpoint is not None:
+            check_same_training(cfg, logger.dir)
 
     # Seeds whose checkpoints stopped at different steps resume as separate groups.
     groups: dict[int, list[int]] = {}

@@ -288,3 +288,15 @@ def test_normalised_observations_reach_every_network_and_come_back_with_the_run(
     assert torch.allclose(algo.v(state["v_net"], obs), raw.v(state["v_net"], standardised), atol=1e-5)
     assert torch.allclose(algo.q(state["q_net"], obs, actions), raw.q(state["q_net"], standardised, actions),
                           atol=1e-5)
+
+
+def test_a_rerun_with_other_settings_refuses_to_continue_the_checkpoint(tmp_path, capsys):
+    common = ["--num-timesteps", "200", "--eval-freq", "100", "--eval-episodes", "2", "--out", str(tmp_path),
+              "--exp-name", "run", "--quiet"]
+    assert train_main(common) == 0
+    assert train_main(common + ["--num-timesteps", "300"]) == 0  # a longer budget continues it
+    assert reached_step(tmp_path / "run_PointmassMedium-v0_seed1", 300)
+    assert train_main(common + ["--iql-expectile", "0.7"]) == 2
+    err = capsys.readouterr().err
+    assert "expectile 0.9 → 0.7" in err and "--fresh" in err
+    assert train_main(common + ["--iql-expectile", "0.7", "--fresh"]) == 0

@@ -308,6 +308,7 @@ def plot_curve(curve: Path, out: Path) -> None:
     twin.bar(steps, [int(r["flips"]) for r in rows], width=max(steps) / 60, color="tab:red", alpha=0.4,
              label="flips in the test")
     twin.set_ylabel("flips")
+    twin.yaxis.get_major_locator().set_params(integer=True)
     fig.legend(loc="upper left", bbox_to_anchor=(0.12, 0.88), fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
