@@ -15,9 +15,9 @@ test: system-packages $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # Everything but the tests marked slow (notebooks in kernels, nbgrader, the browser, Ray,
-# classes graded in the sandbox): a few minutes instead of about ten.
+# classes graded in the sandbox), one worker per core: a few minutes instead of about ten.
 test-fast: system-packages $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m "not slow" -n auto tests
 
 system-packages:
 	scripts/system-packages.sh
