@@ -518,5 +518,6 @@ def submission_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path, help="the submission folder (csv_data/)")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     p.add_argument("--thresholds", type=Path, default=THRESHOLDS,
-                   help=f"final steps and return bars per task (default: {THRESHOLDS})")
+                   help="final steps and return bars per task (default: the thresholds.toml installed with "
+                        "iql_lib)")
     return p

@@ -2,7 +2,8 @@
 `iql-*` script."""
 from __future__ import annotations
 
-import os
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -64,13 +65,18 @@ DOCUMENTED = [[verb] for verb in VERBS if verb != "lab"] + \
 
 
 def help_text(argv: list[str]) -> str:
-    """`iql <argv> --help` at 100 columns (`iql lab --help` is JupyterLab's own)."""
-    shown = subprocess.run([str(Path(sys.executable).with_name("iql")), *argv, "--help"], cwd=REPO,
-                           env={**os.environ, "COLUMNS": "100"}, capture_output=True, text=True, check=True)
-    return shown.stdout
+    """`iql <argv> --help` at 100 columns, run in this process from the repository (`iql lab
+    --help` is JupyterLab's own)."""
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown), pytest.raises(SystemExit) as exit:
+        main([*argv, "--help"])
+    assert exit.value.code == 0, argv
+    return shown.getvalue()
 
 
-def test_docs_show_every_verbs_help_as_it_is():
+def test_docs_show_every_verbs_help_as_it_is(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.chdir(REPO)
     docs = (REPO / "docs" / "cli.md").read_text()
     for argv in DOCUMENTED:
         assert f"```text\n$ iql {' '.join(argv)} --help\n{help_text(argv)}```" in docs, argv
