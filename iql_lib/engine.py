@@ -67,7 +67,7 @@ class ReplayTensor:
     def empty(cls, capacity: int, ob_dim: int, ac_dim: int, device) -> "ReplayTensor":
         """Room for `capacity` continuous-action transitions, none yet."""
         slices = cls._layout({"obs": ob_dim, "actions": ac_dim, "rewards": 1, "next_obs": ob_dim, "terminals": 1})
-        return cls(torch.zeros(capacity, 2 * ob_dim + ac_dim + 2, device=device), slices, False, 0)
+        return cls(torch.zeros(capacity, slices["terminals"].stop, device=device), slices, False, 0)
 
     def append(self, obs, action, reward: float, next_obs, terminal: bool) -> None:
         row = np.concatenate([obs, action, [reward], next_obs, [float(terminal)]]).astype(np.float32)

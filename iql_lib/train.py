@@ -175,8 +175,6 @@ def _train_steps(run: _Run, start_step: int, engine: Engine, seeds: list[int], l
 
     last_plot = {seed: -math.inf for seed in seeds}
     evaluate = make_evaluator(cfg, env, run.device)
-    policy_net = engine.algo.policy
-    input_scaling = None if policy_net.input_shift is None else (policy_net.input_shift, policy_net.input_scale)
 
     def evaluate_and_save(step: int) -> dict[str, float]:
         returns = []
@@ -185,7 +183,7 @@ def _train_steps(run: _Run, start_step: int, engine: Engine, seeds: list[int], l
             metrics = result.metrics()
             logger.log(step, metrics)
             logger.log_eval(step, metrics[METRIC])
-            logger.save_checkpoint({"step": step, "engine": engine.seed_state(i), "input_scaling": input_scaling})
+            logger.save_checkpoint({"step": step, "engine": engine.seed_state(i), "input_scaling": run.algo.observation_scaling})
             if step == cfg.num_timesteps or time.monotonic() - last_plot[seed] > PLOT_EVERY_S:
                 plot_trajectories(env, result.trajectories, logger.dir / "eval_last_traj.png",
                                   title=f"{logger.run_name}, step {step}: return {metrics[METRIC]:.1f}")

@@ -45,8 +45,11 @@ class Algorithm:
             state[f"{name}_opt"] = adam_init(state[name])
         return state
 
+    observation_scaling: tuple[torch.Tensor, torch.Tensor] | None = None  # (shift, scale), once set
+
     def scale_observations(self, shift: torch.Tensor, scale: torch.Tensor) -> None:
         """Feed every network (s − shift) / scale: fixed statistics of the dataset."""
+        self.observation_scaling = (shift, scale)
         nets = [v.net if isinstance(v, TwinQ) else v for v in vars(self).values() if isinstance(v, (FlatNet, TwinQ))]
         for net in nets:
             net.input_shift, net.input_scale = shift, scale

@@ -85,11 +85,16 @@ def default_dataset_path(task: str, seed: int = 0, environ: dict | None = None, 
     return data_dir(environ) / f"{task}-{task_style(task, style)}-seed{seed}.npz"
 
 
+def at_goal(positions: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """Which x-y rows of `positions` lie within 0.5 of `goal` (AntMaze's success rule)."""
+    return np.linalg.norm(np.asarray(positions)[:, :2] - goal, axis=1) <= SUCCESS_RADIUS
+
+
 def relabel(next_positions: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rewards (−1, or 0 at the goal) and terminals (1 at the goal) of transitions whose
-    next x-y is `next_positions`, against `goal`: at the goal means within 0.5 of it."""
-    at_goal = np.linalg.norm(np.asarray(next_positions)[:, :2] - goal, axis=1) <= SUCCESS_RADIUS
-    return np.where(at_goal, 0.0, -1.0).astype(np.float32), at_goal.astype(np.float32)
+    next x-y is `next_positions`, against `goal`."""
+    reached = at_goal(next_positions, goal)
+    return np.where(reached, 0.0, -1.0).astype(np.float32), reached.astype(np.float32)
 
 
 class WaypointPlanner:
@@ -174,9 +179,6 @@ class WaypointDriver:
         self.heading += float(np.clip(np.angle(np.exp(1j * (wanted - self.heading))), -self.max_turn, self.max_turn))
         return self.gait.action(observation, step, self.heading)
 
-    def at_goal(self, position: np.ndarray) -> bool:
-        return bool(np.linalg.norm(position - self.goal) <= SUCCESS_RADIUS)
-
 
 class WalkerDriver:
     """D4RL's steering of a learned walker: every step the waypoint is the centre of the
@@ -213,9 +215,6 @@ class WalkerDriver:
             waypoint = self.env.cell_to_sim(self._next_cell(here)) + self.rng.uniform(0.0, 1.0, 2)
         offset = waypoint - position
         return self.walker(observation, offset / max(float(np.linalg.norm(offset)), 1e-6))
-
-    def at_goal(self, position: np.ndarray) -> bool:
-        return bool(np.linalg.norm(position - self.goal) <= SUCCESS_RADIUS)
 
 
 class EpisodeMaker:
@@ -254,7 +253,7 @@ class EpisodeMaker:
         for t in range(min(EPISODE_STEPS, max_steps)):
             action = np.clip(driver.action(obs, t) + self.action_noise * rng.standard_normal(8), -1.0, 1.0)
             next_obs = env.step(action)[0]  # the env's own reward and limit are for evaluation
-            reached = driver.at_goal(next_obs[:2])
+            reached = bool(at_goal(next_obs[None], driver.goal)[0])
             fell = flipped(next_obs) and not fallen
             rows.append((obs, action, next_obs, t == EPISODE_STEPS - 1 or (fell and not lingering),
                          driver.goal, reached))

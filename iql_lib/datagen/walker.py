@@ -205,6 +205,7 @@ class WalkerTraining:
     def __init__(self, cfg: WalkerConfig, out: str | Path, device: str = "cpu"):
         self.cfg, self.out = cfg, Path(out)
         self.task = DirectionTask(cfg.episode_steps, cfg.command_every)
+        self.test_floor = OpenFloor()  # the walking test's own ant, reset every rollout
         self.algo = SAC(INPUT_DIM, ACTION_DIM, cfg)
         self.engine = Engine(self.algo, [cfg.seed], torch.device(device), compile=cfg.compile)
         self.replay = ReplayTensor.empty(cfg.total_steps, INPUT_DIM, ACTION_DIM, device)
@@ -282,7 +283,7 @@ class WalkerTraining:
         return self.out / "walker.pt"
 
     def _log(self, curve: Path, bar) -> None:
-        stats = walking_test(self.walker(), rollouts=self.cfg.eval_rollouts, seed=self.step)
+        stats = walking_test(self.walker(), rollouts=self.cfg.eval_rollouts, seed=self.step, floor=self.test_floor)
         row = {"step": self.step, "episodes": self.episodes, "speed": round(stats.speed, 4), "flips": stats.flips,
                "unhealthy": stats.unhealthy,
                "alpha": round(float(self.metrics["Alpha"][0]), 5) if self.metrics else "",
