@@ -183,7 +183,7 @@ def run_class(submissions: dict[str, Path], cells: dict[str, list[GradedCell]], 
             for student, (graded, seconds) in zip(students, pool.map(lambda a: timed_grade_student(*a), args)):
                 yield student, graded, seconds
         return
-    from iql_lib.cluster import run_tasks
+    from iql_lib.parallel.cluster import run_tasks
 
     address = None if ray == "local" else ray
     for done in run_tasks(timed_grade_student, args, address=address, names=[f"grade {s}" for s in students]):

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.course import NOTEBOOKS, REPO, make_course, released
+from iql_lib.config import INSTALLATION_FILE
 
 STUDENT_FILES = Path(__file__).with_name("student")
 
@@ -49,16 +50,11 @@ def build_bundle(out: Path) -> Path:
         shutil.copy2(REPO / name, out / name)
     torch_pin = re.search(r"^TORCH \?= (\S+)$", (REPO / "venv.mk").read_text(), re.M)[1]
     (out / "README.md").write_text((STUDENT_FILES / "README.md").read_text().replace("{TORCH}", torch_pin))
-    _replace(out / "iql_lib" / "config.py", 'blanks: str = "solutions"', 'blanks: str = "notebooks"')
+    (out / "iql_lib" / INSTALLATION_FILE.name).write_text(
+        "# The student bundle's defaults (iql_lib/config.py reads them): students have no\n"
+        "# solutions/, so the six blanks come from their notebooks.\n"
+        'blanks = "notebooks"\n')
     return out
-
-
-def _replace(path: Path, old: str, new: str) -> None:
-    """One edit of a bundled file (students have no solutions/: their blanks are their notebooks)."""
-    text = path.read_text()
-    if text.count(old) != 1:
-        raise RuntimeError(f"{path}: expected {old!r} once, to make it {new!r}")
-    path.write_text(text.replace(old, new))
 
 
 def main(argv=None) -> None:

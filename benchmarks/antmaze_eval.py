@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from iql_lib.envs import make_env  # noqa: E402
-from iql_lib.evaluate import evaluate_envs  # noqa: E402
-from iql_lib.nets import GaussianPolicy  # noqa: E402
+from iql_lib.training.evaluate import evaluate_envs  # noqa: E402
+from iql_lib.algos.nets import GaussianPolicy  # noqa: E402
 
 
 def main(task: str = "antmaze-umaze-v0", episodes: int = 100) -> None:

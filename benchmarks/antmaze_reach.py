@@ -1,5 +1,5 @@
 """How far from the goal do trained AntMaze runs succeed? Their final greedy policies started
-in every free cell of the maze (`iql_lib.reach`).
+in every free cell of the maze (`iql_lib.analysis.reach`).
 
 A run that fails from the task's start may still succeed nearer the goal; how far its
 success reaches, in metres and in env steps at its data's speed, is how much of the path
@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.antmaze_reference import REFERENCE  # noqa: E402
-from iql_lib.reach import plot_reach, run_reach  # noqa: E402
+from iql_lib.analysis.reach import plot_reach, run_reach  # noqa: E402
 
 
 def main() -> None:

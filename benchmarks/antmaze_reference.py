@@ -1,4 +1,4 @@
-"""The AntMaze reference runs behind `iql_lib/thresholds.toml`.
+"""The AntMaze reference runs behind `iql_lib/assignment/thresholds.toml`.
 
 Train them with the course's defaults (300k steps, 3 seeds, 50 greedy evaluation episodes
 every 10k steps):
@@ -32,13 +32,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from iql_lib import runs  # noqa: E402
+from iql_lib.analysis import results  # noqa: E402
 from iql_lib.config import make_config  # noqa: E402
-from iql_lib.course_sets import ANTMAZE_REFERENCE  # noqa: E402
+from iql_lib.assignment.course_sets import ANTMAZE_REFERENCE  # noqa: E402
 from iql_lib.data.loaders import npz_entries  # noqa: E402
 from iql_lib.datagen.antmaze import LEGACY_STYLE, default_dataset_path  # noqa: E402
-from iql_lib.logs import CSV_NAME, METRIC  # noqa: E402
-from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_thresholds  # noqa: E402
+from iql_lib.training.run_folder import CSV_NAME, METRIC  # noqa: E402
+from iql_lib.assignment.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, load_thresholds  # noqa: E402
 
 REFERENCE = HERE / "results" / "antmaze_reference"   # one folder per data style
 TASKS = {slot.env_name: load_thresholds()[slot.task] for slot in SUBMISSION_SLOTS.values()}  # by env name
@@ -52,7 +52,7 @@ def run_dirs(root: Path, algo: str, task: str, expectile: float | None, top: flo
     """The seeds' run directories of one configuration below `root`, as iql-train names them."""
     cfg = make_config(task, algo=algo, expectile=expectile, filter_top_percent=top,
                       seeds=list(SUBMISSION_SEEDS), out=str(root))
-    return runs.run_dirs(cfg)
+    return results.run_dirs(cfg)
 
 
 def command(algo: str, task: str, expectile: float | None, top: float | None, out: str) -> str:
@@ -99,18 +99,18 @@ def main() -> None:
         print("\n".join(command(*config, args.out) for config in CONFIGS))
         return
     print("| algo | task | ζ / top % | final Eval_AverageReturn | seeds | success rate | "
-          f"success, mean of the last {runs.LATE_EVALUATIONS} evaluations | mean − 2 std → bar |")
+          f"success, mean of the last {results.LATE_EVALUATIONS} evaluations | mean − 2 std → bar |")
     print("|---|---|---|---|---|---|---|---|")
     for algo, task, expectile, top in CONFIGS:
         dirs = run_dirs(Path(args.runs), algo, task, expectile, top)
         knob = expectile or (f"top {top:g} %" if top else "–")
-        if not runs.finished(dirs):
+        if not results.finished(dirs):
             print(f"| {algo} | {task} | {knob} | not finished | | | | |")
             continue
         style = data_style(dirs[0])
         for d in dirs:
             collect(d, REFERENCE / style)
-        s = runs.summarise(dirs)
+        s = results.summarise(dirs)
         seeds = ", ".join(f"{r:.1f}" for r in s["final_returns"])
         print(f"| {algo} | {task} ({style} data) | {knob} | {s['mean']:.1f} ± {s['std']:.1f} | {seeds} | "
               f"{100 * s['success_rate']:.0f} ± {100 * s['success_rate_std']:.0f} % | "

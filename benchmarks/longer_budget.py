@@ -32,8 +32,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.antmaze_reference import REFERENCE, collect  # noqa: E402
 from iql_lib.config import ENV_FAMILY_DEFAULTS  # noqa: E402
-from iql_lib.plots import draw_learning_curves, save_figure  # noqa: E402
-from iql_lib.runs import read_evaluations  # noqa: E402
+from iql_lib.analysis.plots import draw_learning_curves, save_figure  # noqa: E402
+from iql_lib.analysis.results import read_evaluations  # noqa: E402
 
 COURSE = ENV_FAMILY_DEFAULTS["antmaze"]  # the course's AntMaze budget and evaluation
 STRETCH = 100_000

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from iql_lib.nets import QNetwork, make_policy
+from iql_lib.algos.nets import QNetwork, make_policy
 
 
 class PlainAgent(nn.Module):

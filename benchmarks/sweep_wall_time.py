@@ -26,8 +26,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.wall_time import timed  # noqa: E402
-from iql_lib.cluster import connect  # noqa: E402
-from iql_lib.course_sets import COURSE_SETS  # noqa: E402
+from iql_lib.parallel.cluster import connect  # noqa: E402
+from iql_lib.assignment.course_sets import COURSE_SETS  # noqa: E402
 
 FLAGS = {"algo": "--algo", "expectile": "--iql-expectile", "filter_top_percent": "--filter-top-percent",
          "exp_name": "--exp-name"}

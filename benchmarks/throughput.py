@@ -31,10 +31,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.plain_torch import make_plain_agent  # noqa: E402
-from iql_lib.algos import load_blanks, make_algorithm  # noqa: E402
+from iql_lib.algos import make_algorithm  # noqa: E402
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.config import make_config  # noqa: E402
 from iql_lib.data import Transitions, load_dataset  # noqa: E402
-from iql_lib.engine import Engine, ReplayTensor  # noqa: E402
+from iql_lib.training.engine import Engine, ReplayTensor  # noqa: E402
 from iql_lib.envs import env_spec, make_env  # noqa: E402
 
 D3RLPY_VENV = HERE / ".venv-d3rlpy"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from iql_lib.config import ENV_FAMILY_DEFAULTS, TrainConfig, make_config
 from iql_lib.errors import UserError
-from iql_lib.tracking import require_trackers
+from iql_lib.training.tracking import require_trackers
 
 ERRORS_SHOWN_PLAINLY = (ValueError, FileNotFoundError, UserError)
 
@@ -148,8 +148,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 @_command("iql-train", interrupted="rerun the same command to continue from the last checkpoint")
 def train_main(argv: list[str] | None = None) -> None:
     args = train_parser().parse_args(argv)
-    from iql_lib.logs import reached_step
-    from iql_lib.train import train  # after parsing: --help needs no torch
+    from iql_lib.training.run_folder import reached_step
+    from iql_lib.training.train import train  # after parsing: --help needs no torch
 
     cfg = config_from_args(args)
     finished = {s for s in cfg.seeds if cfg.resume and reached_step(Path(cfg.out) / cfg.run_name(s), cfg.num_timesteps)}
@@ -200,7 +200,8 @@ def data_main(argv: list[str] | None = None) -> None:
     gen.add_argument("--style", choices=sorted(STYLE_ANT),
                      help=f"the data mode (default: {defaults}{UNMEASURED_TASKS_STYLE} on the other tasks). "
                           "walker: D4RL's procedure and D4RL's kind of controller, the learned walker (SAC) "
-                          "heading for D4RL's noisy waypoints; d4rl: D4RL's procedure, one goal per 1000-step "
+                          "heading for D4RL's noisy waypoints; navigate: the walker with OGBench's procedure, "
+                          "a new goal whenever one is reached; d4rl: D4RL's procedure, one goal per 1000-step "
                           "episode kept after it is reached, with the tuned gait, on D4RL's ant (0.1 s steps, "
                           "its torque); minari: a new goal whenever one is reached, "
                           "a flip ends the episode, gymnasium's ant (0.05 s steps), like Minari's regenerated data")
@@ -303,7 +304,7 @@ def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
         for line in describe_generated(path) + diagnose(data, ant.dt, goals).lines():
             print(line)
     if plot:
-        from iql_lib.plots import plot_coverage, plot_trajectories
+        from iql_lib.analysis.plots import plot_coverage, plot_trajectories
 
         if antmaze:
             plot_coverage(env, data.observations[:, :2], plot, title=f"{Path(path).name}: visited x-y")
@@ -315,9 +316,9 @@ def _print_info(path: str, env_name: str | None, plot: str | None) -> None:
 
 
 def sweep_parser() -> argparse.ArgumentParser:
-    from iql_lib.course_sets import COURSE_SETS
+    from iql_lib.assignment.course_sets import COURSE_SETS
     from iql_lib.envs import ENV_SPECS
-    from iql_lib.sweep import SHARED
+    from iql_lib.parallel.sweep import SHARED
 
     p = argparse.ArgumentParser(
         prog="iql-sweep",
@@ -359,7 +360,7 @@ def sweep_parser() -> argparse.ArgumentParser:
 
 @_command("iql-sweep", interrupted="rerun the same command to resume (finished trials are skipped)")
 def sweep_main(argv: list[str] | None = None) -> int:
-    from iql_lib.sweep import AXES, SHARED, course_trials, grid_trials, read_grid_file, run_sweep
+    from iql_lib.parallel.sweep import AXES, SHARED, course_trials, grid_trials, read_grid_file, run_sweep
 
     args = sweep_parser().parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if k in AXES + SHARED and v not in (None, False)}
@@ -418,7 +419,7 @@ def demo_parser() -> argparse.ArgumentParser:
 @_command("iql-demo", interrupted="rerun the same command to resume (finished methods are skipped)")
 def demo_main(argv: list[str] | None = None) -> int:
     args = demo_parser().parse_args(argv)
-    from iql_lib.stitching_demo import run_stitching
+    from iql_lib.assignment.stitching_demo import run_stitching
 
     shared = {k: v for k, v in vars(args).items() if k in DEMO_SHARED and v is not None}
     return run_stitching(shared, Path(args.runs_dir or args.out), Path(args.out), num_cpus=args.num_cpus,
@@ -427,8 +428,8 @@ def demo_main(argv: list[str] | None = None) -> int:
 
 @_command("iql-report")
 def report_main(argv: list[str] | None = None) -> None:
-    from iql_lib.algos import load_blanks
-    from iql_lib.report import build_report, report_parser
+    from iql_lib.assignment.blank_sources import load_blanks
+    from iql_lib.analysis.report import build_report, report_parser
 
     args = report_parser().parse_args(argv)
     blanks = load_blanks(args.blanks) if args.blanks else None
@@ -449,7 +450,7 @@ def render_main(argv: list[str] | None = None) -> None:
 def check_submission_main(argv: list[str] | None = None) -> int:
     """Exit code 0: every check passes; 1: a rule fails; 2: usage error (no such folder, an
     unusable thresholds file)."""
-    from iql_lib.submission import check, json_report, load_thresholds, submission_parser, text_report
+    from iql_lib.assignment.submission import check, json_report, load_thresholds, submission_parser, text_report
 
     args = submission_parser().parse_args(argv)
     if not args.folder.is_dir():

@@ -7,7 +7,20 @@ uses small networks and a short horizon, AntMaze the IQL paper's settings.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
+
+INSTALLATION_FILE = Path(__file__).with_name("installation.toml")
+
+
+def installation_default(name: str, fallback):
+    """`name`'s default in this installation. A release may ship `installation.toml` beside
+    this module to set its own (the student bundle's says `blanks = "notebooks"`: students
+    have no solutions/); the repository ships none, so `fallback` holds."""
+    if INSTALLATION_FILE.exists():
+        return tomllib.loads(INSTALLATION_FILE.read_text()).get(name, fallback)
+    return fallback
 
 
 @dataclass
@@ -44,14 +57,14 @@ class TrainConfig:
     eval_mode: str = "sample"         # sample | greedy
     log_freq: int = 500               # losses are read back from the device this often
 
-    # tracking (iql_lib/tracking.py): mirrors of metrics.jsonl beside the run
+    # tracking (iql_lib/training/tracking.py): mirrors of metrics.jsonl beside the run
     wandb: bool = False
     wandb_project: str = "iql-from-absolute-zero"
     tensorboard: bool = False
 
     device: str = "auto"
     compile: str = "auto"             # auto | on | off (auto: on for runs of 10k+ steps)
-    blanks: str = "solutions"
+    blanks: str = installation_default("blanks", "solutions")
     out: str = "runs"
     resume: bool = False
 

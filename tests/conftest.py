@@ -10,7 +10,7 @@ import numpy as np
 
 from iql_lib.algos.blanks import BLANK_NAMES
 from iql_lib.config import make_config
-from iql_lib.logs import RunLogger
+from iql_lib.training.run_folder import RunLogger
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 

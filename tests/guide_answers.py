@@ -17,7 +17,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 GUIDE_ANSWERS = {
     "make_value_network": """\
-from iql_lib.nets import mlp  # the provided MLP builder: V takes the state only
+from iql_lib.algos.nets import mlp  # the provided MLP builder: V takes the state only
 return mlp(ob_dim, 1, hidden_size=hidden_size, n_layers=n_layers)""",
     "expectile_loss": """\
 weight = torch.abs(expectile - (diff < 0).float())

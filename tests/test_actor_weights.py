@@ -1,4 +1,4 @@
-"""How much of each batch an advantage-weighted actor learns from (`iql_lib.actor_weights`).
+"""How much of each batch an advantage-weighted actor learns from (`iql_lib.analysis.actor_weights`).
 The same on a trained AntMaze run, and in `iql-report`: tests/test_datagen.py."""
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from iql_lib.actor_weights import actor_weights, advantages, effective_batch_size
+from iql_lib.analysis.actor_weights import actor_weights, advantages, effective_batch_size
 from iql_lib.algos.awac import advantage_weights
 from iql_lib.cli import train_main
 from iql_lib.data import load_dataset
-from iql_lib.train import dataset_path, load_policy
+from iql_lib.training.train import dataset_path, load_policy
 
 
 def trained(tmp_path, name: str, *argv: str):

@@ -7,7 +7,7 @@ import torch
 from iql_lib.algos import make_algorithm
 from iql_lib.algos.awac import advantage_weighted_loss
 from iql_lib.config import make_config
-from iql_lib.engine import Engine
+from iql_lib.training.engine import Engine
 
 B = 32
 
@@ -84,7 +84,7 @@ def test_awac_weights_are_clamped_constants():
 def test_q_mean_is_the_same_quantity_in_every_algorithm(algo):
     """`Q_Mean`: the batch mean of min(Q1, Q2)(s, a) at the batch's actions, from the online
     critics before the step."""
-    from iql_lib.algos import load_blanks
+    from iql_lib.assignment.blank_sources import load_blanks
 
     cfg = make_config(algo=algo, hidden_size=16)
     blanks = load_blanks("solutions") if algo == "iql" else None

@@ -13,8 +13,8 @@ import torch
 from iql_lib.cli import train_main
 from iql_lib.envs import make_env
 from iql_lib.envs.antmaze import SCALE, AntMazeEnv
-from iql_lib.evaluate import evaluate_envs
-from iql_lib.logs import read_eval_csv, read_metrics
+from iql_lib.training.evaluate import evaluate_envs
+from iql_lib.training.run_folder import read_eval_csv, read_metrics
 
 pytestmark = pytest.mark.filterwarnings("ignore:env_spec is None:UserWarning")  # our test datasets
 
@@ -234,7 +234,7 @@ def test_training_on_a_d4rl_file_builds_the_d4rl_frame(tmp_path):
     assert train_main(["--algo", "bc", "--env-name", UMAZE, "--offline-dataset", str(path),
                        "--num-timesteps", "4", "--eval-freq", "4", "--eval-episodes", "1",
                        "--hidden-size", "16", "--out", str(tmp_path), "--quiet"]) == 0
-    from iql_lib.train import load_policy
+    from iql_lib.training.train import load_policy
 
     *_, env = load_policy(tmp_path / f"bc_{UMAZE}_seed1")
     assert env.frame == "d4rl" and env.ant.name == "d4rl" and env.dt == 0.1  # D4RL's step and torque

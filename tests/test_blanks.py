@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from iql_lib.algos import make_algorithm
-from iql_lib.algos.blanks import BLANK_CHAPTERS, BLANK_NAMES, STUBS, BlankError, Blanks, load_blanks
+from iql_lib.algos.blanks import BLANK_CHAPTERS, BLANK_NAMES, STUBS, BlankError, Blanks
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.config import make_config
-from iql_lib.engine import Engine
+from iql_lib.training.engine import Engine
 from tests.conftest import reference_blanks_module
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,13 +12,14 @@ import pytest
 import torch
 from torch import nn
 
-from iql_lib.algos.blanks import BLANK_NAMES, STUBS, load_blanks
+from iql_lib.algos.blanks import BLANK_NAMES, STUBS
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.config import make_config
 from iql_lib.course import checks
 from iql_lib.course.dataflow import ARROWS, BOXES, draw_iql_step
 from iql_lib.course.notebook import FAST_ENV, budget, learner_blanks
 from iql_lib.course.value_maps import cell_maps
-from iql_lib.train import train
+from iql_lib.training.train import train
 
 matplotlib.use("Agg")
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
@@ -258,7 +259,7 @@ def test_a_kernel_shows_a_blanks_error_in_a_few_lines():
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
         "import torch\nfrom iql_lib.course.blank_errors import show_blank_errors_short\nshow_blank_errors_short()",
         "def actor_loss(log_prob, adv, temperature, max_weight=50.0):\n    return -(log_prob * adv).mean(0, 1)",
-        "from iql_lib.train import train\nactor_loss(torch.zeros(3), torch.zeros(3), 0.1)",
+        "from iql_lib.training.train import train\nactor_loss(torch.zeros(3), torch.zeros(3), 0.1)",
         "1 / 0",
     )])
     NotebookClient(notebook, timeout=120, allow_errors=True, kernel_name="python3").execute()

@@ -1,5 +1,5 @@
-"""Chapter 8's helpers: finding AntMaze data, reading seeds back (`iql_lib.runs`), the
-health checks and the csv_data/ submission layout (`iql_lib.submission`)."""
+"""Chapter 8's helpers: finding AntMaze data, reading seeds back (`iql_lib.analysis.results`), the
+health checks and the csv_data/ submission layout (`iql_lib.assignment.submission`)."""
 from __future__ import annotations
 
 import json
@@ -14,9 +14,9 @@ from iql_lib.cli import config_from_args, train_parser
 from iql_lib.config import make_config
 from iql_lib.course.experiments import data_env_var, find_antmaze_data, signals_markdown, training_signals
 from iql_lib.datagen.antmaze import default_dataset_path
-from iql_lib.runs import best_method, finished, read_curves, results_markdown, run_dirs, summarise
-from iql_lib.submission import SUBMISSION_SLOTS, check_submission, write_submission
-from iql_lib.train import train
+from iql_lib.analysis.results import best_method, finished, read_curves, results_markdown, run_dirs, summarise
+from iql_lib.assignment.submission import SUBMISSION_SLOTS, check_submission, write_submission
+from iql_lib.training.train import train
 from tests.conftest import fake_runs
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "08_experiments.ipynb"

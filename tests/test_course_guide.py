@@ -13,12 +13,13 @@ import torch
 
 from autograder.course import NOTEBOOKS, SOLUTIONS
 from autograder.grade import grade_class
-from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
+from iql_lib.algos.blanks import BLANK_NAMES
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.config import make_config
 from iql_lib.course.checks import check_blanks
 from iql_lib.course.grade import main as iql_grade_main
-from iql_lib.logs import read_metrics
-from iql_lib.train import train
+from iql_lib.training.run_folder import read_metrics
+from iql_lib.training.train import train
 from tests.guide_answers import write_guide_notebooks
 
 

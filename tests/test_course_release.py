@@ -228,12 +228,15 @@ def test_release_bundle_holds_no_answers_and_fails_only_at_the_blanks(tmp_path):
     where = subprocess.run([str(python), "-c", "import iql_lib; print(iql_lib.__file__)"], cwd=tmp_path,
                            capture_output=True, text=True, env=env, check=True).stdout.strip()
     assert where == str(bundle / "iql_lib" / "__init__.py")
-    stub = subprocess.run([str(python), "-c", "from iql_lib.algos.blanks import load_blanks; "
+    stub = subprocess.run([str(python), "-c", "from iql_lib.assignment.blank_sources import load_blanks; "
                            "load_blanks('solutions')"], cwd=bundle, capture_output=True, text=True, env=env)
     assert stub.returncode != 0 and "no solutions/ folder" in stub.stderr
     helped = subprocess.run([str(python), "-c", "from iql_lib.cli import train_main; train_main(['--help'])"],
                             cwd=bundle, capture_output=True, text=True, env=env).stdout
     assert "(default: notebooks)" in " ".join(helped.split()), helped[-1500:]  # students have no solutions/
+    # ... set by the bundle's configuration file, not by editing the library's source
+    assert (bundle / "iql_lib" / "config.py").read_bytes() == (REPO / "iql_lib" / "config.py").read_bytes()
+    assert (bundle / "iql_lib" / "installation.toml").exists() and not (REPO / "iql_lib" / "installation.toml").exists()
 
     report = tmp_path / "report.xml"
     result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",

@@ -20,9 +20,9 @@ from iql_lib.course.td_targets import (
     min_q_at_every_action,
 )
 from iql_lib.data import load_dataset
-from iql_lib.engine import Engine
+from iql_lib.training.engine import Engine
 from iql_lib.envs import env_spec, make_env
-from iql_lib.train import build_algorithm
+from iql_lib.training.train import build_algorithm
 
 matplotlib.use("Agg")
 

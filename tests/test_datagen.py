@@ -234,7 +234,7 @@ def test_a_file_from_before_styles_is_read_on_gymnasiums_ant_and_says_its_mode(t
 
 
 def test_unknown_styles_and_ants_are_clear_errors():
-    with pytest.raises(ValueError, match="unknown data style 'x'; styles: walker, d4rl, minari"):
+    with pytest.raises(ValueError, match="unknown data style 'x'; styles: walker, navigate, d4rl, minari"):
         datagen.generate(UMAZE, 10, style="x", progress=False)
     with pytest.raises(ValueError, match="unknown ant 'fast'"):
         AntMazeEnv(UMAZE, ant="fast")
@@ -294,7 +294,7 @@ def drawn(maps, path) -> str:
     """`maps` drawn to a PNG at `path`; returns its colour bar's label."""
     from matplotlib.figure import Figure
 
-    from iql_lib.plots import save_figure
+    from iql_lib.analysis.plots import save_figure
 
     fig = Figure()
     maps.draw(fig.subplots(), title="map")
@@ -303,7 +303,7 @@ def drawn(maps, path) -> str:
 
 
 def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_path, d4rl_umaze):
-    from iql_lib.antmaze_value_maps import antmaze_value_map
+    from iql_lib.analysis.antmaze_value_maps import antmaze_value_map
 
     run_dir = trained_umaze_run(tmp_path, d4rl_umaze, "iql")
     maps = antmaze_value_map(run_dir, bins_per_cell=2, episodes=1)
@@ -313,7 +313,7 @@ def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_pat
     assert len(maps.trajectories) == 1 and len(maps.trajectories[0]) > 1
     assert drawn(maps, tmp_path / "v.png") == "V(s)"
     # iql-report shows it under the run's table
-    from iql_lib.report import build_report
+    from iql_lib.analysis.report import build_report
 
     markdown = build_report([str(run_dir)], tmp_path / "report")
     assert "p2_1_zeta_sweep_value_map_iql_zeta_0.9.png" in markdown
@@ -324,9 +324,9 @@ def test_a_trained_runs_value_map_covers_the_data_and_shows_its_rollouts(tmp_pat
 
 
 def test_an_awac_runs_value_map_is_its_min_q_at_the_policys_mean_action(tmp_path, d4rl_umaze):
-    from iql_lib.report import build_report
-    from iql_lib.train import load_policy
-    from iql_lib.antmaze_value_maps import antmaze_value_map
+    from iql_lib.analysis.report import build_report
+    from iql_lib.training.train import load_policy
+    from iql_lib.analysis.antmaze_value_maps import antmaze_value_map
 
     run_dir = trained_umaze_run(tmp_path, d4rl_umaze, "awac")
     observations = d4rl_umaze[0].observations
@@ -349,7 +349,7 @@ def test_an_awac_runs_value_map_is_its_min_q_at_the_policys_mean_action(tmp_path
 
 
 def test_a_bc_runs_value_map_is_its_datas_coverage_with_its_rollouts(tmp_path, d4rl_umaze):
-    from iql_lib.antmaze_value_maps import VISITS, antmaze_value_map
+    from iql_lib.analysis.antmaze_value_maps import VISITS, antmaze_value_map
 
     maps = antmaze_value_map(trained_umaze_run(tmp_path, d4rl_umaze, "bc"), bins_per_cell=2, episodes=1)
     counts = visits(data_squares(maps.env, d4rl_umaze[0].observations))
@@ -359,7 +359,7 @@ def test_a_bc_runs_value_map_is_its_datas_coverage_with_its_rollouts(tmp_path, d
 
 
 def test_the_temperature_decides_how_much_of_each_batch_the_actor_learns_from(tmp_path, d4rl_umaze):
-    from iql_lib.actor_weights import actor_weights
+    from iql_lib.analysis.actor_weights import actor_weights
 
     hot = actor_weights(trained_umaze_run(tmp_path / "hot", d4rl_umaze, "awac", "--temperature", "1000"))
     assert hot.clipped == 0 and hot.effective_batch == pytest.approx(hot.batch_size, rel=1e-3)
@@ -371,7 +371,7 @@ def test_the_temperature_decides_how_much_of_each_batch_the_actor_learns_from(tm
 
 
 def test_value_maps_refuse_a_run_off_antmaze(tmp_path):
-    from iql_lib.antmaze_value_maps import antmaze_value_map
+    from iql_lib.analysis.antmaze_value_maps import antmaze_value_map
 
     assert train_main(["--algo", "bc", "--num-timesteps", "2", "--eval-freq", "2", "--eval-episodes", "1",
                        "--out", str(tmp_path), "--quiet"]) == 0
@@ -393,7 +393,7 @@ def walker(env):
 
 
 def test_reach_counts_cells_along_the_maze_the_walker_arrives_from_all_and_a_standing_ant_from_none(tmp_path):
-    from iql_lib.reach import measure_reach, plot_reach
+    from iql_lib.analysis.reach import measure_reach, plot_reach
 
     env = AntMazeEnv(UMAZE)
     walked = measure_reach(walker(env), env, speed=1.0, episodes=1)
@@ -414,7 +414,7 @@ def test_reach_counts_cells_along_the_maze_the_walker_arrives_from_all_and_a_sta
 
 
 def test_reach_is_the_distance_up_to_which_every_distance_succeeds_often_enough():
-    from iql_lib.reach import Reach
+    from iql_lib.analysis.reach import Reach
 
     env = AntMazeEnv(UMAZE)
     metres = np.array([0.0, 4, 4, 8, 12, 16, 20])
@@ -429,7 +429,7 @@ def test_reach_is_the_distance_up_to_which_every_distance_succeeds_often_enough(
 
 
 def test_reach_says_how_close_to_a_wall_the_ant_went_over(tmp_path):
-    from iql_lib.reach import Reach, plot_reach
+    from iql_lib.analysis.reach import Reach, plot_reach
 
     env = AntMazeEnv(UMAZE)
     cells = [(1, 1), (1, 2), (1, 3), (2, 3), (3, 3), (3, 2), (3, 1)]
@@ -448,7 +448,7 @@ def test_reach_says_how_close_to_a_wall_the_ant_went_over(tmp_path):
 
 def test_a_trained_runs_reach_starts_its_final_policy_in_every_cell(tmp_path, d4rl_umaze):
     from iql_lib.data.antmaze_diagnostics import diagnose
-    from iql_lib.reach import run_reach
+    from iql_lib.analysis.reach import run_reach
 
     reach = run_reach(trained_umaze_run(tmp_path, d4rl_umaze, "iql"), episodes=1)
     assert len(reach.cells) == 7 and reach.env.dt == 0.1  # the ant of its data, D4RL's

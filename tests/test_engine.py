@@ -11,13 +11,14 @@ import pytest
 import torch
 
 from benchmarks.plain_torch import flat_state, load_flat_state, make_plain_agent
-from iql_lib.algos import load_blanks, make_algorithm
+from iql_lib.algos import make_algorithm
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.config import make_config
 from iql_lib.data import load_dataset
-from iql_lib.engine import Engine, ReplayTensor
+from iql_lib.training.engine import Engine, ReplayTensor
 from iql_lib.envs import env_spec
-from iql_lib.logs import read_eval_csv, read_metrics
-from iql_lib.train import train
+from iql_lib.training.run_folder import read_eval_csv, read_metrics
+from iql_lib.training.train import train
 
 B = 64
 SEEDS = [1, 2, 3]

@@ -9,7 +9,7 @@ from iql_lib.envs import ENV_SPECS, make_env
 from iql_lib.envs.mazes import MAZES, Maze, draw_maze
 from iql_lib.envs.antmaze import AntMazeEnv
 from iql_lib.envs.pointmass import PointMassDynamics, PointMassEnv, shortest_path_actions
-from iql_lib.evaluate import evaluate_pointmass, shortest_path_reference
+from iql_lib.training.evaluate import evaluate_pointmass, shortest_path_reference
 
 MEDIUM = "PointmassMedium-v0"
 STAY, MINUS_Y, PLUS_Y, MINUS_X, PLUS_X = range(5)
@@ -359,7 +359,7 @@ def test_shortest_path_reference_scores_about_minus_21_and_always_succeeds():
 def test_draw_maze_and_plot_trajectories_headless(tmp_path):
     import matplotlib.pyplot as plt
 
-    from iql_lib.plots import plot_trajectories
+    from iql_lib.analysis.plots import plot_trajectories
 
     maze = MAZES["medium"]
     fig, ax = plt.subplots()

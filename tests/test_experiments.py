@@ -9,8 +9,8 @@ import pytest
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec
 from iql_lib.cli import demo_main
-from iql_lib.course_sets import STITCHING_METHODS
-from iql_lib.logs import read_eval_csv
+from iql_lib.assignment.course_sets import STITCHING_METHODS
+from iql_lib.training.run_folder import read_eval_csv
 
 pytestmark = pytest.mark.slow  # a local Ray
 

@@ -22,7 +22,8 @@ from torch import nn
 from autograder.extract import GradedCell
 from autograder.grade import UntrustedSandbox, check_sandbox, collect, grade_class, main as grade_main
 from autograder.sandbox import Limits, run_job, unavailable
-from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
+from iql_lib.algos.blanks import BLANK_NAMES
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.course.grade import main as iql_grade_main
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"

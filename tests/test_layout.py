@@ -54,3 +54,8 @@ def test_no_two_modules_share_a_name():
     per_family = {"__init__", "antmaze", "pointmass"}
     names = Counter(p.stem for p in PACKAGE.rglob("*.py") if p.stem not in per_family)
     assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_the_top_level_holds_only_the_settings_the_errors_and_the_commands():
+    """Everything else lives in a subpackage named for its layer (docs/layout.md)."""
+    assert sorted(p.name for p in PACKAGE.glob("*.py")) == ["__init__.py", "cli.py", "config.py", "errors.py"]

@@ -21,9 +21,9 @@ from benchmarks.antmaze_reference import REFERENCE, bar, run_dirs
 from benchmarks.longer_budget import COURSE, stretches
 from iql_lib.cli import report_main
 from iql_lib.datagen.antmaze import default_style
-from iql_lib.logs import CSV_NAME, read_eval_csv
-from iql_lib.runs import summarise
-from iql_lib.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check_submission, load_thresholds, write_submission
+from iql_lib.training.run_folder import CSV_NAME, read_eval_csv
+from iql_lib.analysis.results import summarise
+from iql_lib.assignment.submission import SUBMISSION_SEEDS, SUBMISSION_SLOTS, check_submission, load_thresholds, write_submission
 
 # The submission slots whose reference runs are measured and kept, by (data style, slot),
 # with their (algo, task, ζ). AWAC on medium-diverse is measured on d4rl-style data only

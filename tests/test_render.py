@@ -16,13 +16,13 @@ from PIL import Image
 from iql_lib.cli import data_main, render_main, train_main
 from iql_lib.datagen import antmaze as datagen
 from iql_lib.envs.antmaze import SCALE
-from iql_lib.evaluate import evaluate_envs
+from iql_lib.training.evaluate import evaluate_envs
 from iql_lib.rendering.antmaze import AntMazeCamera
 from iql_lib.rendering.episodes import Episode, collector_episode
 from iql_lib.rendering.films import play_run
 from iql_lib.rendering.gl import prefer_offscreen_gl
-from iql_lib.train import load_policy
-from iql_lib.antmaze_value_maps import greedy_act
+from iql_lib.training.train import load_policy
+from iql_lib.analysis.antmaze_value_maps import greedy_act
 
 UMAZE = "antmaze-umaze-v0"
 
@@ -144,7 +144,7 @@ def test_iql_render_films_an_antmaze_run(antmaze_run, tmp_path):
 
 
 def test_the_report_shows_the_best_seeds_ant(antmaze_run, tmp_path):
-    from iql_lib.report import build_report
+    from iql_lib.analysis.report import build_report
 
     markdown = build_report([str(antmaze_run)], tmp_path)
     gif = "p2_1_zeta_sweep_rollout_iql_zeta_0.9_episode0.gif"

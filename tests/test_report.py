@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from iql_lib.cli import demo_main, report_main
-from iql_lib.course_sets import STITCHING_METHODS
+from iql_lib.assignment.course_sets import STITCHING_METHODS
 from tests.conftest import fake_runs
 
 UMAZE, MEDIUM = "antmaze-umaze-v0", "antmaze-medium-diverse-v0"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from iql_lib.cli import check_submission_main
-from iql_lib.logs import RunLogger
-from iql_lib.submission import SUBMISSION_SLOTS, THRESHOLDS, check, load_thresholds, read_run
+from iql_lib.training.run_folder import RunLogger
+from iql_lib.assignment.submission import SUBMISSION_SLOTS, THRESHOLDS, check, load_thresholds, read_run
 
 TASKS = load_thresholds()
 # Final returns that clear the bars: AWAC never reaching the medium maze's goal (-1000) is

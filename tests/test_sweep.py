@@ -19,7 +19,7 @@ import psutil
 import pytest
 import torch
 
-from iql_lib.logs import read_eval_csv, read_metrics
+from iql_lib.training.run_folder import read_eval_csv, read_metrics
 
 BIN = Path(sys.executable).parent
 BUDGET = ["--seed", "1", "2", "--num-timesteps", "600", "--eval-freq", "200", "--eval-episodes", "3",
@@ -201,7 +201,7 @@ def test_a_restarted_sweep_skips_finished_trials_and_resumes_the_rest(swept, clu
 
 
 def test_a_grid_names_each_configuration_once(tmp_path):
-    from iql_lib.sweep import grid_trials, read_grid_file
+    from iql_lib.parallel.sweep import grid_trials, read_grid_file
 
     path = tmp_path / "sweep.toml"
     path.write_text('algo = ["iql", "bc"]\nexpectile = [0.5, 0.9]\ntemperature = [0.1, 0.3]\n'
@@ -225,7 +225,7 @@ def test_a_grid_names_each_configuration_once(tmp_path):
 
 def test_a_course_set_ends_with_csv_data_and_the_report(tmp_path, capsys):
     """P2's umaze trials, already finished: skipped, then csv_data/P2/1 from the better ζ and P2.1's table."""
-    from iql_lib.sweep import course_trials, run_sweep
+    from iql_lib.parallel.sweep import course_trials, run_sweep
     from tests.conftest import fake_runs
 
     out = tmp_path / "sweep"

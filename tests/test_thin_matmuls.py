@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from iql_lib.thin_matmuls import ThinMatmulsTransposed, is_thin
+from iql_lib.training.thin_matmuls import ThinMatmulsTransposed, is_thin
 
 aten = torch.ops.aten
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from iql_lib.cli import train_main
-from iql_lib.logs import read_metrics
-from iql_lib.tracking import IDS_FILE, TENSORBOARD_DIR, wandb_logged_in, wandb_mode
+from iql_lib.training.run_folder import read_metrics
+from iql_lib.training.tracking import IDS_FILE, TENSORBOARD_DIR, wandb_logged_in, wandb_mode
 
 BIN = Path(sys.executable).parent
 

@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from iql_lib.algos.blanks import Blanks, load_blanks
+from iql_lib.algos.blanks import Blanks
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.cli import train_main, train_parser
 from iql_lib.config import make_config
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec, make_env
 from iql_lib.errors import UserError
-from iql_lib.logs import reached_step, read_eval_csv, read_metrics
-from iql_lib.train import TrainingDiverged, load_policy, load_training_data, read_run_config, train
+from iql_lib.training.run_folder import reached_step, read_eval_csv, read_metrics
+from iql_lib.training.train import TrainingDiverged, load_policy, load_training_data, read_run_config, train
 from tests.conftest import reference_blanks_module
 from tests.guide_answers import write_guide_notebooks
 

@@ -17,9 +17,9 @@ from iql_lib.config import WalkerConfig
 from iql_lib.datagen import antmaze as datagen
 from iql_lib.datagen.walker import (ACTION_DIM, INPUT_DIM, DirectionTask, Walker, WalkerTraining,
                                     ship, walking_test)
-from iql_lib.engine import Engine, ReplayTensor
+from iql_lib.training.engine import Engine, ReplayTensor
 from iql_lib.envs.antmaze import AntMazeEnv
-from iql_lib.nets import SquashedGaussianPolicy
+from iql_lib.algos.nets import SquashedGaussianPolicy
 
 TINY = dict(hidden_size=32, total_steps=300, learning_starts=50, eval_freq=100, eval_rollouts=1,
             checkpoint_freq=100, episode_steps=120, command_every=40)
@@ -175,3 +175,14 @@ def test_walker_data_follows_d4rls_procedure_and_is_deterministic(tmp_path):
     assert len(np.unique(extra["goals"], axis=0)) == 1  # one goal per episode, kept once reached
     assert extra["goal_reached"].sum() > 20 and data.terminals.sum() > 20  # it gets there and lingers
     assert data.episode_bounds() == [(0, 1000)]  # only the time limit ends it
+
+
+def test_navigate_data_replaces_a_reached_goal_at_once():
+    data, extra = datagen.generate("antmaze-medium-diverse-v0", 1000, seed=2, style="navigate", progress=False)
+    assert str(extra["style"]) == "navigate" and str(extra["ant"]) == "d4rl"
+    goals, reached = extra["goals"], extra["goal_reached"]
+    changes = np.flatnonzero(np.any(goals[1:] != goals[:-1], axis=1))
+    assert len(changes) >= 2  # the walker reaches goal after goal
+    assert reached[changes].all()  # each goal is replaced on the step after it is reached ...
+    assert reached.sum() == len(changes) + reached[-1]  # ... so it is never reached twice
+    assert data.episode_bounds() == [(0, 1000)]

@@ -2,7 +2,7 @@
 
 An `Algorithm` describes ONE seed: `init_state(seed)` builds the initial parameters and
 optimiser states, and `step(state, batch, noise)` returns the next state and the step's
-metrics without side effects. The engine (`iql_lib/engine.py`) runs that step for many
+metrics without side effects. The engine (`iql_lib/training/engine.py`) runs that step for many
 seeds at once with `torch.func.vmap` and, optionally, compiles it. Every algorithm with
 a critic reports `Q_Mean` alike: the batch mean of min(Q1, Q2)(s, a) at the batch's
 actions, from the online critics before the step's update.
@@ -13,8 +13,8 @@ import torch
 from torch.func import vmap
 
 from iql_lib.config import TrainConfig
-from iql_lib.nets import FlatNet, QNetwork, make_policy
-from iql_lib.optim import adam_init, descend
+from iql_lib.algos.nets import FlatNet, QNetwork, make_policy
+from iql_lib.training.optim import adam_init, descend
 
 
 class Algorithm:

@@ -1,21 +1,14 @@
-"""The six student blanks: one object holding six callables, stubs, checks and loaders.
+"""The six student blanks: one object holding six callables, their stubs and checks.
 
 IQL never implements its six key pieces itself: it calls a `Blanks` object. Where those
-callables come from is the learner's choice (`--blanks`): the instructor reference in
-`solutions/`, a Python module, or the learner's own notebooks. The library itself ships
-only stubs that say which chapter fills them. Every call is checked, so a blank that
-returns the wrong shape fails with its own name and both shapes, not deep inside a loss.
+callables come from is the learner's choice (`--blanks`, loaded by
+`iql_lib.assignment.blank_sources`). The library itself ships only stubs that say which
+chapter fills them. Every call is checked, so a blank that returns the wrong shape fails
+with its own name and both shapes, not deep inside a loss.
 """
 from __future__ import annotations
 
-import ast
-import importlib
-import importlib.util
-import json
-import linecache
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -178,107 +171,3 @@ _CHECKS = {
 
 
 # --- loading -------------------------------------------------------------------------
-
-def _find_solutions_dir() -> Path | None:
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (base / "solutions").is_dir():
-            return base / "solutions"
-    return None
-
-
-# Cell magics whose body is still the cell's Python code.
-_TRANSPARENT_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
-
-
-def _cell_python(source: str) -> str:
-    """A code cell as plain Python: IPython syntax (magics, `!cmd`, `obj?`) becomes calls."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    first, _, rest = source.lstrip().partition("\n")
-    if first.split(" ")[0] in _TRANSPARENT_CELL_MAGICS:
-        source = rest
-    return TransformerManager().transform_cell(source)
-
-
-def _cell_file(path: Path, index: int, source: str) -> str:
-    """A name for one notebook cell's code, its lines registered with linecache, so that
-    tracebacks and `inspect` show the cell's code, not the notebook file's JSON."""
-    name = f"{path} (cell {index})"
-    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-    return name
-
-
-def definitions_from_notebooks(paths: list[Path], namespace: dict | None = None) -> dict:
-    """Execute only the imports and top-level definitions of the notebooks' code cells.
-
-    Training cells, plots and tests are skipped, so loading a notebook is fast and has no
-    side effects; later definitions of the same name win, as they would in the kernel.
-    Definitions go into `namespace` when given (so notebooks can build on each other).
-    """
-    namespace = {} if namespace is None else namespace
-    for path in map(Path, paths):
-        try:
-            notebook = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise BlankError(f"{path}: not a readable notebook ({err})") from err
-        for index, cell in enumerate(notebook.get("cells", []), 1):
-            if cell.get("cell_type") != "code":
-                continue
-            source = cell.get("source", "")
-            source = _cell_python(source if isinstance(source, str) else "".join(source))
-            try:
-                tree = ast.parse(source)
-            except SyntaxError as err:
-                raise BlankError(f"{path}: a code cell does not parse ({err.msg}, line {err.lineno})") from err
-            keep = [node for node in tree.body if isinstance(
-                node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))]
-            exec(compile(ast.Module(body=keep, type_ignores=[]), _cell_file(path, index, source), "exec"),
-                 namespace)
-    return namespace
-
-
-def _module_from_file(path: Path):
-    name = f"iql_blanks_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # torch.compile looks functions' modules up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_blanks(where: str) -> Blanks:
-    """Blanks from `solutions`, `stubs`, a `.py` file, a notebook, a folder, or a module name."""
-    if where == "stubs":
-        return STUBS
-    if where == "solutions":
-        found = _find_solutions_dir()
-        if found is None:
-            raise BlankError("--blanks solutions: no solutions/ folder here (the student release "
-                             "has none); pass --blanks <your notebook or module>")
-        path = found
-    else:
-        path = Path(where)
-    if path.is_dir():
-        module = path / "blanks.py"
-        if module.exists():
-            return Blanks.from_namespace(vars(_module_from_file(module)), str(module))
-        notebooks = sorted(path.glob("*.ipynb"))
-        if not notebooks:
-            raise BlankError(f"{path}: no blanks.py and no notebooks to load blanks from")
-        return Blanks.from_namespace(definitions_from_notebooks(notebooks), str(path))
-    if path.suffix == ".ipynb":
-        if not path.exists():
-            raise BlankError(f"notebook not found: {path}")
-        return Blanks.from_namespace(definitions_from_notebooks([path]), str(path))
-    if path.suffix == ".py":
-        if not path.exists():
-            raise BlankError(f"module file not found: {path}")
-        return Blanks.from_namespace(vars(_module_from_file(path)), str(path))
-    if path.exists() or "/" in where or "\\" in where:
-        raise BlankError(f"--blanks {where!r}: not found, or not a notebook, .py file or folder")
-    try:
-        module = importlib.import_module(where)
-    except (ImportError, TypeError, ValueError) as err:
-        raise BlankError(f"--blanks {where!r}: not a notebook, .py file, folder or importable "
-                         f"module ({err})") from err
-    return Blanks.from_namespace(vars(module), where)

@@ -20,8 +20,8 @@ from torch.func import grad_and_value, vjp
 
 from iql_lib.algos.base import Algorithm, TwinQ
 from iql_lib.algos.blanks import Blanks
-from iql_lib.nets import FlatNet
-from iql_lib.optim import adam_update
+from iql_lib.algos.nets import FlatNet
+from iql_lib.training.optim import adam_update
 
 
 class IQL(Algorithm):

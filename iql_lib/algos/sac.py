@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from iql_lib.algos.base import Algorithm, TwinQ
-from iql_lib.nets import SquashedGaussianPolicy
+from iql_lib.algos.nets import SquashedGaussianPolicy
 
 
 class SAC(Algorithm):

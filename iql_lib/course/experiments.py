@@ -6,8 +6,8 @@
 - `training_signals(dirs)`, `signals_markdown(methods)`: the healthy-training checks on
   `metrics.jsonl`.
 
-The chapter reads its methods' seeds back with `iql_lib.runs` (`run_dirs`, `summarise`,
-`results_markdown`, ...) and packs `csv_data/` with `iql_lib.submission`
+The chapter reads its methods' seeds back with `iql_lib.analysis.results` (`run_dirs`, `summarise`,
+`results_markdown`, ...) and packs `csv_data/` with `iql_lib.assignment.submission`
 (`write_submission`, `check_submission`).
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 
 from iql_lib.datagen.antmaze import default_dataset_path
 from iql_lib.envs import DATASETS_DIR
-from iql_lib.logs import read_metrics
-from iql_lib.runs import finished, read_curves
+from iql_lib.training.run_folder import read_metrics
+from iql_lib.analysis.results import finished, read_curves
 
 # --- where AntMaze data can come from ----------------------------------------------------
 

@@ -21,7 +21,8 @@ import re
 import sys
 from pathlib import Path
 
-from iql_lib.algos.blanks import BLANK_CHAPTERS, BLANK_NAMES, BlankError, definitions_from_notebooks
+from iql_lib.algos.blanks import BLANK_CHAPTERS, BLANK_NAMES, BlankError
+from iql_lib.assignment.blank_sources import definitions_from_notebooks
 
 TIMEOUT_S = 60
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from iql_lib.algos.blanks import BLANK_NAMES, Blanks, definitions_from_notebooks
+from iql_lib.algos.blanks import BLANK_NAMES, Blanks
+from iql_lib.assignment.blank_sources import definitions_from_notebooks
 from iql_lib.course.blank_errors import BlankNotWritten, show_blank_errors_short
 from iql_lib.course.grading_run import nbgrader_execution
 

@@ -121,7 +121,7 @@ def draw_off_data_figure(env, audit: QueryAudit, fractions: dict[str, float], *,
     overall off-data fraction)."""
     import matplotlib.pyplot as plt
 
-    from iql_lib.plots import draw_value_map
+    from iql_lib.analysis.plots import draw_value_map
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.4), gridspec_kw={"width_ratios": [1.15, 1]})
     draw_value_map(left, env, audit.per_cell, title=title, vmin=0.0, vmax=1.0)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from iql_lib.course.expectiles import expectile
-from iql_lib.nets import mlp
+from iql_lib.algos.nets import mlp
 
 ACTION_LOW, ACTION_HIGH = -3.0, 3.0
 

@@ -3,7 +3,7 @@
 Chapter 7 draws these over the maze: V should rise along the corridor toward the goal,
 and the action with the largest advantage at each cell should point down the shortest
 path, even in cells where the dataset mostly dawdled. (AntMaze's value maps, chapter 8
-and `iql-report`, are the library's: `iql_lib.antmaze_value_maps`.)
+and `iql-report`, are the library's: `iql_lib.analysis.antmaze_value_maps`.)
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 
 from iql_lib.course.td_targets import min_q_at_every_action
 from iql_lib.envs.pointmass import ACTION_DIRECTIONS, ACTION_NAMES, PointMassEnv
-from iql_lib.train import load_policy
+from iql_lib.training.train import load_policy
 
 
 @dataclass

@@ -4,12 +4,15 @@ A goal-reaching ant controller is steered by a planner toward a commanded goal; 
 carry Gaussian noise (σ = 0.2, clipped to [−1, 1], D4RL's `--noisy`); episodes last 1000
 steps. `umaze` commands the task goal from the task start; `medium-diverse` (and the
 other `-diverse` tasks) a random goal cell from a random start cell; `-play` tasks
-hand-picked goals in D4RL, random goals here. Three styles (data modes):
+hand-picked goals in D4RL, random goals here. Four styles (data modes):
 
 - `walker` — D4RL's procedure with a controller like D4RL's: the learned walker
   (`iql_lib.datagen.walker`, SAC on D4RL's ant) walks toward a waypoint redrawn every step
   as D4RL's script draws it (`WalkerDriver`), so the data's actions are a Markov function
   of what the offline learner sees. Otherwise as `d4rl`.
+- `navigate` — OGBench's `navigate` procedure with the same walker and steering: a reached
+  goal is replaced at once by a new random one, so the walker, which cannot stand still,
+  never circles a reached goal for the rest of the episode; flips do not end episodes.
 - `d4rl` — D4RL's procedure (`scripts/generation/generate_ant_maze_datasets.py`) with the
   tuned gait (`iql_lib.datagen.gait`) following waypoints at cell centres: one commanded
   goal per episode, drawn at reset and kept after it is reached, so the ant lingers
@@ -48,7 +51,7 @@ WAYPOINT_RADIUS = 1.0     # a waypoint counts as reached, and the next one is ha
 WAYPOINT_PATIENCE_S = 15.0   # seconds before a waypoint counts as missed and the path is replanned
 MAX_TURN_RATE = np.deg2rad(200.0)  # rad/s: the commanded heading swings at most this fast
 GOAL_NOISE = 0.25 * SCALE  # commanded goals lie uniformly within ±1 m of a cell centre
-STYLE_ANT = {"walker": "d4rl", "d4rl": "d4rl", "minari": "gymnasium"}  # the ant each data mode drives
+STYLE_ANT = {"walker": "d4rl", "navigate": "d4rl", "d4rl": "d4rl", "minari": "gymnasium"}  # the ant each data mode drives
 # Each task's default data mode: the one whose 300k-step reference runs come closest to the
 # IQL paper's ordering (README, "Which data mode the course defaults to"). On umaze that is
 # `minari` (IQL 86 % ahead of BC 69 %; on `d4rl` data BC and AWAC lead IQL); on
@@ -226,10 +229,12 @@ class EpisodeMaker:
                  action_noise: float = ACTION_NOISE):
         style = task_style(task, style)
         self.style, self.ant = style, STYLE_ANT[style]
-        self.lingering = style != "minari"  # the goal stays commanded once reached; flips do not end episodes
+        self.lingering = style in ("walker", "d4rl")  # the goal stays commanded once reached
+        self.flip_ends = style == "minari"              # a flip ends the episode
         self.env = AntMazeEnv(task, frame="gymnasium", ant=self.ant)
-        self.gait = None if style == "walker" else gait or Gait.load(ant=self.ant)
-        self.walker = Walker.load() if style == "walker" else None
+        walking = style in ("walker", "navigate")
+        self.gait = None if walking else gait or Gait.load(ant=self.ant)
+        self.walker = Walker.load() if walking else None
         self.action_noise = action_noise
         self.free = self.env.drawing_maze.free_cells()
         self.random_starts = task != "antmaze-umaze-v0"  # every other task draws starts and goals at random
@@ -241,7 +246,7 @@ class EpisodeMaker:
     def episode(self, seed: int, index: int, max_steps: int = EPISODE_STEPS) -> tuple[dict, ControllerStats]:
         """Episode `index` of the dataset made with `seed`, cut after `max_steps` steps:
         its columns (next x-y kept in float64 for relabelling) and controller statistics."""
-        env, lingering = self.env, self.lingering
+        env, lingering, flip_ends = self.env, self.lingering, self.flip_ends
         rng = np.random.default_rng([seed, index])
         stats = ControllerStats()
         driver = WalkerDriver(env, self.walker, stats, rng) if self.walker else WaypointDriver(env, self.gait, stats)
@@ -255,11 +260,11 @@ class EpisodeMaker:
             next_obs = env.step(action)[0]  # the env's own reward and limit are for evaluation
             reached = bool(at_goal(next_obs[None], driver.goal)[0])
             fell = flipped(next_obs) and not fallen
-            rows.append((obs, action, next_obs, t == EPISODE_STEPS - 1 or (fell and not lingering),
+            rows.append((obs, action, next_obs, t == EPISODE_STEPS - 1 or (fell and flip_ends),
                          driver.goal, reached))
             obs = next_obs
             stats.goals_reached += reached and not reached_before
-            if fell and not lingering:  # the ant cannot right itself: the episode ends, as at a time limit
+            if fell and flip_ends:  # the ant cannot right itself: the episode ends, as at a time limit
                 driver.fell()
                 break
             if fell:  # it stays on its back until the time limit, as D4RL's ant did

@@ -31,7 +31,7 @@ import torch
 
 from iql_lib.algos.sac import SAC
 from iql_lib.config import WalkerConfig
-from iql_lib.engine import Engine, ReplayTensor
+from iql_lib.training.engine import Engine, ReplayTensor
 from iql_lib.envs.antmaze import ANTS, flipped, healthy, make_ant_maze
 
 WALKER_FILE = Path(__file__).with_name("walker_d4rl.pt")

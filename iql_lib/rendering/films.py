@@ -73,7 +73,7 @@ def play_run(run_dir: str | Path, episodes: int = 1, seed: int = 0, checkpoint: 
     import torch
 
     from iql_lib.rendering.episodes import play
-    from iql_lib.train import load_policy
+    from iql_lib.training.train import load_policy
 
     run_dir = Path(run_dir)
     engine, _, _, env = load_policy(run_dir, blanks=blanks)

@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iql_lib.algos.blanks import BLANK_NAMES, load_blanks
+from iql_lib.algos.blanks import BLANK_NAMES
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.config import make_config
 from iql_lib.course.checks import CHECKS
 from iql_lib.course.blank_errors import LearnerError
 from iql_lib.data import load_dataset
 from iql_lib.envs import env_spec, make_env
-from iql_lib.logs import read_eval_csv
-from iql_lib.train import train
+from iql_lib.training.run_folder import read_eval_csv
+from iql_lib.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "PointmassMedium-v0"

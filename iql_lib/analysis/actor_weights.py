@@ -22,8 +22,8 @@ import torch
 from iql_lib.algos import AWAC, IQL
 from iql_lib.algos.awac import advantage_weights
 from iql_lib.data import load_dataset
-from iql_lib.engine import Engine
-from iql_lib.train import dataset_path, load_policy
+from iql_lib.training.engine import Engine
+from iql_lib.training.train import dataset_path, load_policy
 
 STATES = 20_000  # dataset transitions one measurement draws
 

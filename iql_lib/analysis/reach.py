@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 
 from iql_lib.data.antmaze_diagnostics import diagnose
 from iql_lib.envs.antmaze import SCALE, AntMazeEnv, flipped
-from iql_lib.evaluate import evaluate_envs
-from iql_lib.plots import draw_value_map, save_figure
-from iql_lib.antmaze_value_maps import greedy_act, load_antmaze_run
+from iql_lib.training.evaluate import evaluate_envs
+from iql_lib.analysis.plots import draw_value_map, save_figure
+from iql_lib.analysis.antmaze_value_maps import greedy_act, load_antmaze_run
 
 Cell = tuple[int, int]
 

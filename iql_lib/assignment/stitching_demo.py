@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from iql_lib.course_sets import STITCHING_ENV as ENV_NAME
-from iql_lib.runs import read_curves
-from iql_lib.runs import summarise as summarise_seeds
-from iql_lib.tables import MeanStd, Table
-from iql_lib.trial import Trial
+from iql_lib.assignment.course_sets import STITCHING_ENV as ENV_NAME
+from iql_lib.analysis.results import read_curves
+from iql_lib.analysis.results import summarise as summarise_seeds
+from iql_lib.analysis.tables import MeanStd, Table
+from iql_lib.parallel.trial import Trial
 
 FINAL_POLICY_EPISODES = 100  # episodes per seed when the final policies are re-evaluated
 
@@ -29,7 +29,7 @@ def run_stitching(shared: dict, runs: Path, out: Path, *, num_cpus: int | None =
     fields: seeds, num_timesteps, ...), unless finished, then write and print the summary in
     `out`. Returns the exit code: 0, or 1 when a method failed to train."""
     from iql_lib.envs import env_spec
-    from iql_lib.sweep import course_trials, run_sweep
+    from iql_lib.parallel.sweep import course_trials, run_sweep
 
     dataset = shared.get("offline_dataset") or env_spec(ENV_NAME).default_dataset
     trials = course_trials(["stitching"], shared, runs.resolve())
@@ -81,7 +81,7 @@ def stitching_summary(methods: dict[str, list[Path]], dataset: str, data) -> dic
 
 def plot_stitching_curves(summary: dict, methods: dict[str, list[Path]], path: Path) -> Path:
     """Each method's Eval_AverageReturn (mean ± std over seeds) against the dataset's best and mean."""
-    from iql_lib.plots import plot_learning_curves
+    from iql_lib.analysis.plots import plot_learning_curves
 
     d = summary["dataset"]
     return plot_learning_curves({method: read_curves(dirs) for method, dirs in methods.items()}, path,
@@ -99,9 +99,9 @@ def final_policies(method, run_dirs, data, env, path: Path, *, blanks=None,
     with the dataset faint behind them. IQL networks are rebuilt with `blanks` when given,
     else with the blanks each run's config names (see `load_policy`).
     """
-    from iql_lib.evaluate import evaluate_pointmass
-    from iql_lib.plots import plot_trajectories
-    from iql_lib.train import load_policy
+    from iql_lib.training.evaluate import evaluate_pointmass
+    from iql_lib.analysis.plots import plot_trajectories
+    from iql_lib.training.train import load_policy
 
     returns = {"sample": [], "greedy": []}
     drawn = []

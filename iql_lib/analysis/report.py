@@ -18,7 +18,7 @@ runs cover (docs/design.md, "The experiments the course runs"):
 Every table goes to `report.md` and `report.tex` (booktabs), with a learning-curves PNG
 (mean ± std over seeds). The Markdown is printed to stdout; notes (tables skipped for
 lack of runs, unfinished runs left out, plots that could not be drawn) go to stderr.
-The numbers come from `iql_lib.runs.summarise`, as the demo's summary.json's do.
+The numbers come from `iql_lib.analysis.results.summarise`, as the demo's summary.json's do.
 """
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.config import TrainConfig, default_exp_name
-from iql_lib.logs import CSV_NAME
-from iql_lib.runs import best_method, finished, read_curves, summarise
-from iql_lib.stitching_demo import ENV_NAME as STITCHING_ENV
-from iql_lib.stitching_demo import final_policies, modes_table, plot_stitching_curves, stitching_summary, stitching_table
-from iql_lib.tables import DASH, Cell, MeanStd, Table
-from iql_lib.train import dataset_path, read_run_config
+from iql_lib.training.run_folder import CSV_NAME
+from iql_lib.analysis.results import best_method, finished, read_curves, summarise
+from iql_lib.assignment.stitching_demo import ENV_NAME as STITCHING_ENV
+from iql_lib.assignment.stitching_demo import final_policies, modes_table, plot_stitching_curves, stitching_summary, stitching_table
+from iql_lib.analysis.tables import DASH, Cell, MeanStd, Table
+from iql_lib.training.train import dataset_path, read_run_config
 
 UMAZE, MEDIUM = "antmaze-umaze-v0", "antmaze-medium-diverse-v0"
 
@@ -182,7 +182,7 @@ def _table(key: str, title: str, methods: list[Method], columns: list[str], capt
 
 def _curves(key: str, panels: dict[str, list[Method]], out: Path) -> str:
     """The learning-curves PNG of a table: one panel per task, mean ± std over seeds."""
-    from iql_lib.plots import plot_learning_curve_panels
+    from iql_lib.analysis.plots import plot_learning_curve_panels
 
     path = out / f"{key}_curves.png"
     plot_learning_curve_panels({title: {m.label: read_curves(m.dirs) for m in group}
@@ -201,9 +201,9 @@ def _slug(label: str) -> str:
 
 def _value_maps(key: str, methods: list[Method], out: Path, blanks=None) -> list[str]:
     """Per method, its critic's values over the maze (V for IQL, min Q(s, π(s)) for AWAC) with
-    greedy rollouts of its first seed's final policy (`iql_lib.antmaze_value_maps`): why a run fails
+    greedy rollouts of its first seed's final policy (`iql_lib.analysis.antmaze_value_maps`): why a run fails
     shows there (values flat far from the goal, rollouts stuck in the start room, ...)."""
-    from iql_lib.antmaze_value_maps import plot_antmaze_value_map
+    from iql_lib.analysis.antmaze_value_maps import plot_antmaze_value_map
 
     figures = []
     for m in methods:
@@ -222,7 +222,7 @@ def _rollout_gifs(key: str, methods: list[Method], out: Path, blanks=None) -> li
     (`iql_lib.rendering`), both views at 240×180, every 5th step: how its ant walks, and
     where it stops or falls over."""
     from iql_lib.rendering.films import render_run
-    from iql_lib.runs import best_seed
+    from iql_lib.analysis.results import best_seed
 
     figures = []
     for m in methods:
@@ -245,10 +245,10 @@ WEIGHTS_COLUMNS = {  # ActorWeights field: (header, scale, digits)
 
 
 def _actor_weights(key: str, title: str, methods: list[Method], blanks=None) -> list[Table]:
-    """Per method, how much of each batch its actor learns from (`iql_lib.actor_weights`)
+    """Per method, how much of each batch its actor learns from (`iql_lib.analysis.actor_weights`)
     on every seed's final checkpoint, mean ± std over seeds: weights that span many orders
     of magnitude leave the actor a few samples per batch."""
-    from iql_lib.actor_weights import STATES, actor_weights
+    from iql_lib.analysis.actor_weights import STATES, actor_weights
 
     rows, batch = [], None
     for m in methods:

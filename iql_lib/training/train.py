@@ -20,18 +20,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from iql_lib.algos import Algorithm, load_blanks, make_algorithm
+from iql_lib.algos import Algorithm, make_algorithm
+from iql_lib.assignment.blank_sources import load_blanks
 from iql_lib.algos.blanks import name_unwritten_blank
 from iql_lib.config import TrainConfig
 from iql_lib.data import DatasetError, Transitions, env_for_dataset, load_dataset
-from iql_lib.engine import Engine, ReplayTensor
+from iql_lib.training.engine import Engine, ReplayTensor
 from iql_lib.envs import env_spec, make_env
 from iql_lib.envs.pointmass import PointMassEnv
 from iql_lib.errors import UserError
-from iql_lib.evaluate import EvalResult, evaluate_envs, evaluate_pointmass_seeds
-from iql_lib.logs import METRIC, RunLogger
-from iql_lib.plots import plot_trajectories
-from iql_lib.tracking import make_trackers
+from iql_lib.training.evaluate import EvalResult, evaluate_envs, evaluate_pointmass_seeds
+from iql_lib.training.run_folder import METRIC, RunLogger
+from iql_lib.analysis.plots import plot_trajectories
+from iql_lib.training.tracking import make_trackers
 
 # Compiling costs ~15-30 s on a CPU (less once cached): worth it from this many steps.
 COMPILE_MIN_STEPS = 10_000

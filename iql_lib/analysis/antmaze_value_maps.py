@@ -20,11 +20,11 @@ from iql_lib.algos import AWAC, IQL
 from iql_lib.config import TrainConfig
 from iql_lib.data import load_dataset
 from iql_lib.data.transitions import Transitions
-from iql_lib.engine import Engine
+from iql_lib.training.engine import Engine
 from iql_lib.envs.antmaze import AntMazeEnv
-from iql_lib.evaluate import evaluate_envs
-from iql_lib.plots import draw_trajectories, draw_value_map, save_figure
-from iql_lib.train import dataset_path, load_policy
+from iql_lib.training.evaluate import evaluate_envs
+from iql_lib.analysis.plots import draw_trajectories, draw_value_map, save_figure
+from iql_lib.training.train import dataset_path, load_policy
 
 VISITS = "dataset visits"  # what a map without a critic (BC) shows
 

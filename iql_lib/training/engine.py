@@ -138,7 +138,7 @@ class Engine:
         if self.compile and self.compiled_step is None:  # the first step ran eagerly: blanks checked
             # Every engine compiles the same vmapped code anew; allow many in one process.
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-            from iql_lib.thin_matmuls import ThinMatmulsTransposed  # imports inductor: 1.5 s, compiling only
+            from iql_lib.training.thin_matmuls import ThinMatmulsTransposed  # imports inductor: 1.5 s, compiling only
 
             options = ({"triton.cudagraphs": True} if self.device.type == "cuda" else
                        {"cpp_wrapper": True, "post_grad_custom_post_pass": ThinMatmulsTransposed()})

@@ -41,8 +41,8 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-from iql_lib.logs import CSV_NAME, METRIC
-from iql_lib.runs import finished
+from iql_lib.training.run_folder import CSV_NAME, METRIC
+from iql_lib.analysis.results import finished
 
 THRESHOLDS = Path(__file__).with_name("thresholds.toml")
 

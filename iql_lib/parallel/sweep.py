@@ -1,7 +1,7 @@
 """`iql-sweep`: many configurations trained on Ray, locally or on a cluster, resumable.
 
 A sweep is a grid (algorithm × task × ζ × λ × dataset × top %, from flags or a TOML file)
-or named course sets (`--course p1 p2 stitching`, iql_lib/course_sets.py). Every
+or named course sets (`--course p1 p2 stitching`, iql_lib/assignment/course_sets.py). Every
 configuration is one trial: its seeds train batched in one Ray task, as `iql-train --seed
 1 2 3` does, into `--out/<exp_name>_<env>_seed<k>/`. Trials are resumable: a task whose
 worker dies is retried and continues from its checkpoints, a rerun of the same command
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iql_lib.config import TrainConfig, default_exp_name, make_config
-from iql_lib.course_sets import COURSE_SETS
-from iql_lib.logs import CSV_NAME, METRIC, read_eval_csv
-from iql_lib.trial import Trial, train_trial
+from iql_lib.assignment.course_sets import COURSE_SETS
+from iql_lib.training.run_folder import CSV_NAME, METRIC, read_eval_csv
+from iql_lib.parallel.trial import Trial, train_trial
 
 # Axes a grid may sweep (lists; each configuration takes one value of each) ...
 AXES = ("algo", "env_name", "expectile", "temperature", "offline_dataset", "filter_top_percent")
@@ -191,7 +191,7 @@ def run_sweep(trials: list[SweepTrial], out: Path, *, address: str | None = None
               cpus_per_trial: int = 1, max_retries: int = 3, report: bool = True) -> int:
     """Train the unfinished trials on Ray, then write sweep.json, csv_data/ and report/.
     Returns the exit code: 0 when every trial finished, 1 when one failed."""
-    from iql_lib.cluster import run_tasks
+    from iql_lib.parallel.cluster import run_tasks
 
     names = [f"{t.trial.name}_{t.trial.cfg.env_name}" for t in trials]
     clash = sorted({n for n in names if names.count(n) > 1})
@@ -243,8 +243,8 @@ def _write_summary(trials: list[SweepTrial], path: Path) -> None:
 def write_course_csvs(trials: list[SweepTrial], csv_data: Path) -> None:
     """The course's csv_data/ from the finished course trials: one folder per slot, and for
     P2/1 the ζ with the best final return; then `iql-check-submission`'s verdict."""
-    from iql_lib.runs import best_method
-    from iql_lib.submission import check_submission, write_submission
+    from iql_lib.analysis.results import best_method
+    from iql_lib.assignment.submission import check_submission, write_submission
 
     slots: dict[str, dict[str, list[Path]]] = {}
     for t in trials:
@@ -264,7 +264,7 @@ def write_course_csvs(trials: list[SweepTrial], csv_data: Path) -> None:
 
 
 def _report(out: Path) -> None:
-    from iql_lib.report import build_report
+    from iql_lib.analysis.report import build_report
 
     shutil.rmtree(out / "report", ignore_errors=True)
     try:

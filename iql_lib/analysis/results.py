@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from iql_lib.config import TrainConfig
-from iql_lib.logs import CSV_NAME, METRIC, reached_step, read_eval_csv, read_metrics
+from iql_lib.training.run_folder import CSV_NAME, METRIC, reached_step, read_eval_csv, read_metrics
 
 
 def run_dirs(cfg: TrainConfig) -> list[Path]:

@@ -53,7 +53,7 @@ class RunLogger:
         self.metrics_path = self.dir / "metrics.jsonl"
         self.csv_path = self.dir / CSV_NAME
         self.checkpoint_path = self.dir / "checkpoint.pt"
-        self.trackers: list = []  # W&B / TensorBoard mirrors of every `log` (iql_lib/tracking.py)
+        self.trackers: list = []  # W&B / TensorBoard mirrors of every `log` (iql_lib/training/tracking.py)
 
     def start(self, config: dict, resume_step: int | None) -> None:
         """Fresh run: write config and empty logs. Resume: cut the logs back to `resume_step`.

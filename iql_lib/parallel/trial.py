@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from iql_lib.config import TrainConfig, make_config
-from iql_lib.logs import RunLogger, reached_step
-from iql_lib.runs import run_dirs
+from iql_lib.training.run_folder import RunLogger, reached_step
+from iql_lib.analysis.results import run_dirs
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def train_trial(trial: Trial, threads: int = 1, on_log: Callable[[int, dict], No
     trial's name and the step each seed started from (0: fresh; more: resumed from a checkpoint)."""
     import torch
 
-    from iql_lib.train import train
+    from iql_lib.training.train import train
 
     torch.set_num_threads(threads)
     started = {seed: checkpoint_step(d) for seed, d in zip(trial.cfg.seeds, trial.run_dirs)}
