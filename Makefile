@@ -11,6 +11,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/iql-demo stitching --out results/stitching --runs-dir runs/stitching
 
+# One torch thread per process: the suite runs trainings, kernels and graders side by side,
+# and more threads than cores makes torch's small operations wait on each other
+# (benchmarks/results/test_suite.md).
+test test-fast: export OMP_NUM_THREADS = 1
+
 test: system-packages $(STAMP)
 	$(BIN)/python -m pytest -q tests
 

@@ -186,3 +186,10 @@ def test_navigate_data_replaces_a_reached_goal_at_once():
     assert reached[changes].all()  # each goal is replaced on the step after it is reached ...
     assert reached.sum() == len(changes) + reached[-1]  # ... so it is never reached twice
     assert data.episode_bounds() == [(0, 1000)]
+
+
+def test_navigate_data_draws_goals_at_random_on_umaze_too():
+    maker = datagen.EpisodeMaker("antmaze-umaze-v0", "navigate")
+    goal_cells = {maker.env.drawing_maze.cell_of(maker.env.to_cells(maker.episode(3, i, max_steps=1)[0]["goals"][0]))
+                  for i in range(8)}
+    assert len(goal_cells) > 2  # umaze's own data (`walker`, `d4rl`) always commands the task's goal

@@ -10,9 +10,10 @@ hand-picked goals in D4RL, random goals here. Four styles (data modes):
   (`iql_lib.datagen.walker`, SAC on D4RL's ant) walks toward a waypoint redrawn every step
   as D4RL's script draws it (`WalkerDriver`), so the data's actions are a Markov function
   of what the offline learner sees. Otherwise as `d4rl`.
-- `navigate` — OGBench's `navigate` procedure with the same walker and steering: a reached
-  goal is replaced at once by a new random one, so the walker, which cannot stand still,
-  never circles a reached goal for the rest of the episode; flips do not end episodes.
+- `navigate` — OGBench's `navigate` procedure with the same walker and steering: random
+  starts and goals on every task, umaze included, and a reached goal is replaced at once by
+  a new random one, so the walker, which cannot stand still, never circles a reached goal
+  for the rest of the episode; flips do not end episodes.
 - `d4rl` — D4RL's procedure (`scripts/generation/generate_ant_maze_datasets.py`) with the
   tuned gait (`iql_lib.datagen.gait`) following waypoints at cell centres: one commanded
   goal per episode, drawn at reset and kept after it is reached, so the ant lingers
@@ -237,7 +238,9 @@ class EpisodeMaker:
         self.walker = Walker.load() if walking else None
         self.action_noise = action_noise
         self.free = self.env.drawing_maze.free_cells()
-        self.random_starts = task != "antmaze-umaze-v0"  # every other task draws starts and goals at random
+        # umaze's D4RL data walks from the task's start to its goal; every other task, and
+        # every navigate dataset (umaze's too: the walker cannot wait at a goal), draws both at random
+        self.random_starts = task != "antmaze-umaze-v0" or style == "navigate"
 
     def _draw_goal(self, rng: np.random.Generator) -> np.ndarray:
         cell = self.free[rng.integers(len(self.free))] if self.random_starts else self.env.goal_cell
