@@ -39,7 +39,7 @@ def run_nbgrader(course: Path, *args: str, env: dict | None = None) -> subproces
 
 def make_course(root: Path, solutions: Path = SOLUTIONS, only: set[str] | None = None) -> Path:
     """A course directory at `root` with the sources (those named in `only`, when given),
-    the config, and the release generated."""
+    a config that loads the course's (`CONFIG`, from the checkout), and the release generated."""
     source = root / "source" / ASSIGNMENT
     source.mkdir(parents=True)
     for path in source_notebooks(solutions):
@@ -48,7 +48,7 @@ def make_course(root: Path, solutions: Path = SOLUTIONS, only: set[str] | None =
     for extra in solutions.iterdir():  # data files the notebooks read beside them, if any
         if extra.is_file() and extra.suffix != ".ipynb":
             shutil.copy2(extra, source / extra.name)
-    shutil.copy2(CONFIG, root / "nbgrader_config.py")
+    (root / "nbgrader_config.py").write_text(f"load_subconfig({str(CONFIG)!r})  # noqa: F821: the course's settings\n")
     run_nbgrader(root, "generate_assignment", ASSIGNMENT)
     return root
 

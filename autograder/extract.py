@@ -17,6 +17,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.course import SOLUTIONS, source_notebooks
+
 MAX_CELL_CHARS = 200_000
 MAX_NOTEBOOK_BYTES = 20_000_000
 
@@ -82,6 +84,12 @@ def graded_cells(notebook_path: Path) -> list[GradedCell]:
             tree = ast.parse(_python(_source(cell)))
             imports += [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
     return found
+
+
+def course_cells(solutions: Path = SOLUTIONS) -> dict[str, list[GradedCell]]:
+    """The graded cells of every source notebook that has some, by notebook file name."""
+    cells = {path.name: graded_cells(path) for path in source_notebooks(solutions)}
+    return {name: found for name, found in cells.items() if found}
 
 
 def setup_for(cell: GradedCell, student: str) -> str:

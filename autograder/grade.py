@@ -33,13 +33,15 @@ import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import record
-from autograder.course import ASSIGNMENT, NOTEBOOKS, SOLUTIONS, make_course, run_nbgrader, source_notebooks
-from autograder.extract import GradedCell, graded_cells, read_notebook, setup_for, student_code
-from autograder.sandbox import MiB, Limits, run_job, unavailable
+from autograder.course import ASSIGNMENT, NOTEBOOKS, SOLUTIONS, make_course, run_nbgrader
+from autograder.extract import GradedCell, course_cells, read_notebook, setup_for, student_code
+from autograder.reference_check import (REFERENCE, RELEASE, cache_folder, check_keys, misgraded, passed, refusal,
+                                        remember)
+from autograder.sandbox import MiB, Limits, bwrap_version, run_job, unavailable
 from iql_lib.course.notebook import FAST_ENV
 
 CELL_TIMEOUT_S = 20  # CPU seconds; a graded cell needs about one
@@ -73,12 +75,6 @@ def collect(submissions: Path) -> dict[str, Path]:
     if not found:
         raise FileNotFoundError(f"{submissions}: no <student>/ folders with notebooks in them")
     return found
-
-
-def course_cells(solutions: Path = SOLUTIONS) -> dict[str, list[GradedCell]]:
-    """The graded cells of every source notebook that has some, by notebook file name."""
-    cells = {path.name: graded_cells(path) for path in source_notebooks(solutions)}
-    return {name: found for name, found in cells.items() if found}
 
 
 # ------------------------------------------------------------------ one student
@@ -197,56 +193,36 @@ class UntrustedSandbox(RuntimeError):
     release some: the grades it gives students would be wrong."""
 
 
-REFERENCE, RELEASE = "the reference solutions", "the unwritten release"
 CHECKED = {REFERENCE: SOLUTIONS, RELEASE: NOTEBOOKS}
-
-
-def _cause(outputs: list[dict], grade_id: str) -> str:
-    """What cost a graded cell its points, in a line: the error and the line of the test it
-    came from, or the first line written to stderr."""
-    for output in outputs:
-        if output["output_type"] == "error":
-            lines = "".join(output["traceback"]).splitlines()
-            at = [lines[i + 1].strip() for i, line in enumerate(lines[:-1]) if f'File "<{grade_id}>"' in line]
-            evalue = output["evalue"].strip().partition("\n")[0]
-            return output["ename"] + (f": {evalue}" if evalue else "") + (f" at `{at[-1]}`" if at else "")
-        if output.get("name") == "stderr":
-            first_line = output["text"].strip().partition("\n")[0]
-            return f"it wrote to stderr: {first_line}"
-    return "no output recorded"
-
-
-def _misgraded(who: str, cell: GradedCell, outputs: list[dict] | None) -> str | None:
-    """What is wrong with the points `who` got for `cell`: the reference must earn all, the
-    release none (`outputs` is None when the notebook could not be read)."""
-    points = 0.0 if outputs is None else record.score(outputs, cell.points)
-    if who == REFERENCE and points < cell.points:
-        cause = _cause(outputs, cell.grade_id) if outputs is not None else "its notebook cannot be read"
-        return f"{cell.grade_id} scores {points:g} / {cell.points:g} with {cause}"
-    if who == RELEASE and points > 0:
-        return f"{cell.grade_id} scores {points:g} / {cell.points:g} with nothing written"
-    return None
 
 
 def check_sandbox(cells: dict[str, list[GradedCell]], limits: Limits = Limits(), sandboxed: bool = True,
                   workers: int = 1, ray: str | None = None, progress=None) -> None:
     """Grade the reference solutions and the unwritten release like two students, in the same
     sandbox, limits, workers or Ray as the class: raise `UntrustedSandbox`, naming the first
-    cause, unless the reference earns every point of `cells` and the release none."""
-    for who, graded, took in run_class(CHECKED, cells, limits, sandboxed, workers, ray):
+    cause, unless the reference earns every point of `cells` and the release none. A notebook
+    that passed before in the same setup (`check_keys`, kept in `cache_folder()`) is not
+    graded again, except on a Ray cluster, whose machines are not this one."""
+    kept = cache_folder() if ray in (None, "local") else None
+    keys = check_keys(cells, SOLUTIONS, NOTEBOOKS,
+                      {"limits": asdict(limits), "sandbox": bwrap_version() if sandboxed else None})
+    unchecked = {name: found for name, found in cells.items() if kept is None or not passed(kept, keys[name])}
+    if not unchecked:
+        return
+    for who, graded, took in run_class(CHECKED, unchecked, limits, sandboxed, workers, ray):
         if progress:
             progress(who, took)
-        wrong = [w for name, found in cells.items() for cell in found
-                 if (w := _misgraded(who, cell, graded.get(name, {}).get(cell.grade_id)))]
+        wrong = misgraded(who, graded, unchecked)
         if wrong:
             where = "in the sandbox" if sandboxed else "without the sandbox"
-            more = f" (and {len(wrong) - 1} more graded cells)" if len(wrong) > 1 else ""
             raise UntrustedSandbox(
                 f"refusing to grade: {where}, under the class's limits ({limits.cpu_s} s CPU, "
-                f"{limits.memory_bytes // MiB} MiB of memory per job), {who} ({CHECKED[who].name}/) "
-                f"{'lose' if who == REFERENCE else 'earns'} points: {wrong[0]}{more}. "
+                f"{limits.memory_bytes // MiB} MiB of memory per job), {refusal(who, f'{CHECKED[who].name}/', wrong)}. "
                 "Every student would be graded as wrongly, so no grade was written. --timeout and --memory "
                 "set the limits; docs/instructors.md, \"The sandbox\", says what they count.")
+    if kept is not None:
+        for name in unchecked:
+            remember(kept, keys[name], name)
 
 
 def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits = Limits(),
@@ -271,9 +247,8 @@ def grade_class(submissions: dict[str, Path], course_root: Path, limits: Limits 
         record.write_results(course, student, graded)
         if progress:
             progress(student, took)
-    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    run_nbgrader(course, "autograde", ASSIGNMENT, env=env)
-    run_nbgrader(course, "generate_feedback", ASSIGNMENT, env=env)
+    run_nbgrader(course, "autograde", ASSIGNMENT)
+    run_nbgrader(course, "generate_feedback", ASSIGNMENT)
     return Grades(_gradebook_scores(course, submissions), course, seconds)
 
 
@@ -342,7 +317,7 @@ def main(argv=None) -> int:
             cpu = args.timeout or CELL_TIMEOUT_S
             limits = Limits(cpu_s=cpu, wall_s=cpu + 60, memory_bytes=args.memory * MiB)
             print("checking the sandbox: the reference solutions must earn every point, the unwritten "
-                  "release none", file=sys.stderr, flush=True)
+                  f"release none (a passing check is kept in {cache_folder()})", file=sys.stderr, flush=True)
             grades = grade_class(students, args.course, limits, sandboxed, args.jobs, args.ray,
                                  progress=lambda s, t: print(f"graded {s} ({t:.1f} s)", file=sys.stderr, flush=True))
     except (FileExistsError, RuntimeError) as err:

@@ -3,13 +3,21 @@
 Student versions of blank cells raise until written; grading runs every cell with a time
 limit, so a blank that loops forever costs that cell, not the rest of the notebook.
 Autograde puts the hidden tests back into the graded cells without nbgrader's false alarm
-(`RestoreHiddenTests`).
+(`RestoreHiddenTests`), and refuses to grade where nbgrader's kernel would give the reference
+solutions less than full marks or the unwritten release any (`autograder/kernel_check.py`).
 """
+import sys
 from copy import deepcopy
+from pathlib import Path
 
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds,
                                     OverwriteCells, OverwriteKernelspec)
+
+CHECKOUT = str(Path(__file__).resolve().parents[1])
+if CHECKOUT not in sys.path:  # `autograder` is the checkout's, not an installed package
+    sys.path.append(CHECKOUT)
+from autograder.kernel_check import CheckedExporter  # noqa: E402
 
 
 class RestoreHiddenTests(OverwriteCells):
@@ -51,3 +59,4 @@ c.Execute.timeout = 300            # seconds per cell
 c.Execute.interrupt_on_timeout = True
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreHiddenTests,
                                       CheckCellMetadata]
+c.Autograde.exporter_class = CheckedExporter

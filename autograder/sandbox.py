@@ -73,6 +73,11 @@ def unavailable() -> str | None:
     return None
 
 
+def bwrap_version() -> str:
+    """bubblewrap's version, e.g. "bubblewrap 0.8.0" (part of a passing check's key)."""
+    return subprocess.run([BWRAP, "--version"], capture_output=True, text=True).stdout.strip()
+
+
 def _bwrap(limits: Limits) -> list[str]:
     python_homes = sorted({sys.prefix, sys.base_prefix})
     command = [BWRAP, "--die-with-parent", "--new-session", "--clearenv",

@@ -208,7 +208,7 @@ def test_the_sandbox_scores_and_words_each_graded_cell_as_nbgrader_running_the_n
                 cell["source"] = re.sub(r'= "\w"', '= "a"', cell["source"])
         (submissions / "ada" / name).write_text(json.dumps(notebook))
 
-    sandboxed = grade_class(collect(submissions), tmp_path / "sandboxed", Limits(cpu_s=30, wall_s=120))
+    sandboxed = grade_class(collect(submissions), tmp_path / "sandboxed")  # default limits, as test_course_guide: its check is reused
     out = tmp_path / "grades.csv"
     assert grade_main([str(submissions), "--run-notebooks", "--course", str(tmp_path / "executed"),
                        "--out", str(out), "--timeout", "120"]) == 0
