@@ -20,6 +20,11 @@ SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 DATA_DIR = tempfile.TemporaryDirectory(prefix="iql-test-data-")
 os.environ["IQL_DATA_DIR"] = DATA_DIR.name
 
+# Likewise the grader's kept reference checks: each session runs the real check once, then
+# reuses it, and no session reuses one kept by an earlier run.
+CHECK_CACHE = tempfile.TemporaryDirectory(prefix="iql-test-checks-")
+os.environ["IQL_CHECK_CACHE"] = CHECK_CACHE.name
+
 
 def reference_blanks_module() -> str:
     """The six reference blanks as the text of a Python module, taken from the solution
