@@ -53,9 +53,10 @@ def test_iql_beats_the_best_dataset_trajectory(tmp_path):
 
 @pytest.mark.parametrize("algo", ["iql", "awac", "bc"])
 def test_same_seed_same_csv(tmp_path, algo):
-    (first,) = train(short_config(tmp_path / "a", algo=algo), seeds=[3], progress=False)
-    (second,) = train(short_config(tmp_path / "b", algo=algo), seeds=[3], progress=False)
-    (other,) = train(short_config(tmp_path / "c", algo=algo), seeds=[4], progress=False)
+    short = dict(algo=algo, num_timesteps=200, eval_freq=100, log_freq=50)
+    (first,) = train(short_config(tmp_path / "a", **short), seeds=[3], progress=False)
+    (second,) = train(short_config(tmp_path / "b", **short), seeds=[3], progress=False)
+    (other,) = train(short_config(tmp_path / "c", **short), seeds=[4], progress=False)
     assert (first / "eval.csv").read_text() == (second / "eval.csv").read_text()
     assert (first / "metrics.jsonl").read_text() == (second / "metrics.jsonl").read_text()
     assert (first / "metrics.jsonl").read_text() != (other / "metrics.jsonl").read_text()
@@ -87,7 +88,7 @@ def test_filtered_bc_trains_on_the_top_trajectories(tmp_path):
 
 
 def _iql_train_cmd(out: Path, *extra: str) -> list[str]:
-    return [str(BIN / "iql-train"), "--algo", "awac", "--num-timesteps", "1500", "--eval-freq", "250",
+    return [str(BIN / "iql-train"), "--algo", "awac", "--num-timesteps", "1000", "--eval-freq", "250",
             "--eval-episodes", "4", "--seed", "5", "--out", str(out), "--quiet", *extra]
 
 
@@ -106,7 +107,7 @@ def test_killed_run_resumes_without_losing_or_duplicating_rows(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     steps_at_kill = read_eval_csv(csv_path)[0]
-    assert steps_at_kill[-1] < 1500, "the run finished before it could be killed"
+    assert steps_at_kill[-1] < 1000, "the run finished before it could be killed"
 
     subprocess.run(_iql_train_cmd(killed, "--resume"), check=True, timeout=300)
     ref_dir = reference / csv_path.parent.name
