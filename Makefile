@@ -18,8 +18,7 @@ test test-fast: export OMP_NUM_THREADS = 1
 
 # The whole suite: the fast tier on every core, then the tests marked slow (kernels,
 # nbgrader, the browser, Ray, the sandbox) one at a time, as they share ports and users.
-test: system-packages $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" -n auto tests
+test: test-fast
 	$(BIN)/python -m pytest -q -m slow tests
 
 # Everything but the tests marked slow (notebooks in kernels, nbgrader, the browser, Ray,

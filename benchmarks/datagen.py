@@ -34,14 +34,14 @@ def measure(task: str, transitions: int, seed: int, style: str, action_noise: fl
                 waypoint_reach_rate=round(stats["waypoints_reached"] / max(waypoints, 1), 4),
                 goal_reach_rate=round(stats["goals_reached"] / max(stats["goals_commanded"], 1), 4),
                 **stats, **{k: round(v, 4) if isinstance(v, float) else v for k, v in vars(
-                    diagnose(data, ANTS[datagen.STYLE_ANT[style]].dt, extra["goals"])).items()})
+                    diagnose(data, ANTS[datagen.STYLES[style].ant].dt, extra["goals"])).items()})
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--transitions", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--style", choices=list(datagen.STYLE_ANT), default="d4rl")
+    p.add_argument("--style", choices=list(datagen.STYLES), default="d4rl")
     args = p.parse_args()
     results = {task: measure(task, args.transitions, args.seed, args.style) for task in TASKS}
     quick = min(args.transitions, 100_000)

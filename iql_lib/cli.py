@@ -159,7 +159,7 @@ def train_main(argv: list[str] | None = None) -> None:
 
 @_command("iql-data")
 def data_main(argv: list[str] | None = None) -> None:
-    from iql_lib.datagen.antmaze import DEFAULT_STYLES, STYLE_ANT, UNMEASURED_TASKS_STYLE
+    from iql_lib.datagen.antmaze import DEFAULT_STYLES, STYLES, UNMEASURED_TASKS_STYLE
     from iql_lib.envs.antmaze import TASKS
     from iql_lib.rendering.films import add_film_options
 
@@ -197,7 +197,7 @@ def data_main(argv: list[str] | None = None) -> None:
     gen.add_argument("--transitions", type=int, default=1_000_000, help="steps to record (default 1000000)")
     gen.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
     defaults = "".join(f"{style} on {task}, " for task, style in DEFAULT_STYLES.items())
-    gen.add_argument("--style", choices=sorted(STYLE_ANT),
+    gen.add_argument("--style", choices=sorted(STYLES),
                      help=f"the data mode (default: {defaults}{UNMEASURED_TASKS_STYLE} on the other tasks). "
                           "walker: D4RL's procedure and D4RL's kind of controller, the learned walker (SAC) "
                           "heading for D4RL's noisy waypoints; navigate: the walker with OGBench's procedure, "
@@ -221,7 +221,7 @@ def data_main(argv: list[str] | None = None) -> None:
     render = sub.add_parser("render", help="film episodes of an AntMaze dataset's collector (MP4 and GIF), as "
                                            "`generate` with the same task, style and seed makes them")
     render.add_argument("task", choices=sorted(TASKS), metavar="TASK", help=f"one of {', '.join(sorted(TASKS))}")
-    render.add_argument("--style", choices=sorted(STYLE_ANT), help="the data mode (default: the task's)")
+    render.add_argument("--style", choices=sorted(STYLES), help="the data mode (default: the task's)")
     render.add_argument("--seed", type=int, default=0, help="the dataset's seed (default 0)")
     render.add_argument("--out", default="videos", help="where the files go (default videos/)")
     add_film_options(render, episodes=2)

@@ -52,9 +52,25 @@ WAYPOINT_RADIUS = 1.0     # a waypoint counts as reached, and the next one is ha
 WAYPOINT_PATIENCE_S = 15.0   # seconds before a waypoint counts as missed and the path is replanned
 MAX_TURN_RATE = np.deg2rad(200.0)  # rad/s: the commanded heading swings at most this fast
 GOAL_NOISE = 0.25 * SCALE  # commanded goals lie uniformly within ±1 m of a cell centre
-STYLE_ANT = {"walker": "d4rl", "navigate": "d4rl", "d4rl": "d4rl", "minari": "gymnasium"}  # the ant each data mode drives
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """How one data style collects: the ant it drives, its controller, its episode rules."""
+    ant: str                # an `ANTS` name
+    walker: bool            # the learned walker drives (else the tuned gait)
+    lingering: bool         # a reached goal stays commanded (else a new one is drawn at once)
+    flip_ends: bool         # a flip ends the episode (else the ant stays on its back)
+    random_on_umaze: bool   # umaze too draws random starts and goals (the walker cannot wait at one)
+
+
+STYLES = {"walker": Procedure("d4rl", walker=True, lingering=True, flip_ends=False, random_on_umaze=False),
+          "navigate": Procedure("d4rl", walker=True, lingering=False, flip_ends=False, random_on_umaze=True),
+          "d4rl": Procedure("d4rl", walker=False, lingering=True, flip_ends=False, random_on_umaze=False),
+          "minari": Procedure("gymnasium", walker=False, lingering=False, flip_ends=True, random_on_umaze=False)}
+
 # Each task's default data mode: the one whose 300k-step reference runs come closest to the
-# IQL paper's ordering (README, "Which data mode the course defaults to"). On umaze that is
+# IQL paper's ordering (benchmarks/results/antmaze_reference/README.md). On umaze that is
 # `minari` (IQL 86 % ahead of BC 69 %; on `d4rl` data BC and AWAC lead IQL); on
 # medium-diverse `d4rl` (IQL 5 % ahead of AWAC and BC at 0 %; `minari`: IQL 0.7 %). Tasks not
 # measured follow D4RL's procedure.
@@ -79,8 +95,8 @@ def default_style(task: str) -> str:
 def task_style(task: str, style: str | None) -> str:
     """`style`, checked, or the task's default when it is None."""
     style = default_style(task) if style is None else style
-    if style not in STYLE_ANT:
-        raise ValueError(f"unknown data style {style!r}; styles: {', '.join(STYLE_ANT)}")
+    if style not in STYLES:
+        raise ValueError(f"unknown data style {style!r}; styles: {', '.join(STYLES)}")
     return style
 
 
@@ -229,18 +245,15 @@ class EpisodeMaker:
     def __init__(self, task: str, style: str | None = None, gait: Gait | None = None,
                  action_noise: float = ACTION_NOISE):
         style = task_style(task, style)
-        self.style, self.ant = style, STYLE_ANT[style]
-        self.lingering = style in ("walker", "d4rl")  # the goal stays commanded once reached
-        self.flip_ends = style == "minari"              # a flip ends the episode
+        self.style, self.procedure = style, STYLES[style]
+        self.ant = self.procedure.ant
         self.env = AntMazeEnv(task, frame="gymnasium", ant=self.ant)
-        walking = style in ("walker", "navigate")
-        self.gait = None if walking else gait or Gait.load(ant=self.ant)
-        self.walker = Walker.load() if walking else None
+        self.gait = None if self.procedure.walker else gait or Gait.load(ant=self.ant)
+        self.walker = Walker.load() if self.procedure.walker else None
         self.action_noise = action_noise
         self.free = self.env.drawing_maze.free_cells()
-        # umaze's D4RL data walks from the task's start to its goal; every other task, and
-        # every navigate dataset (umaze's too: the walker cannot wait at a goal), draws both at random
-        self.random_starts = task != "antmaze-umaze-v0" or style == "navigate"
+        # umaze's D4RL data walks from the task's start to its goal; every other task draws both at random
+        self.random_starts = task != "antmaze-umaze-v0" or self.procedure.random_on_umaze
 
     def _draw_goal(self, rng: np.random.Generator) -> np.ndarray:
         cell = self.free[rng.integers(len(self.free))] if self.random_starts else self.env.goal_cell
@@ -249,7 +262,7 @@ class EpisodeMaker:
     def episode(self, seed: int, index: int, max_steps: int = EPISODE_STEPS) -> tuple[dict, ControllerStats]:
         """Episode `index` of the dataset made with `seed`, cut after `max_steps` steps:
         its columns (next x-y kept in float64 for relabelling) and controller statistics."""
-        env, lingering, flip_ends = self.env, self.lingering, self.flip_ends
+        env, lingering, flip_ends = self.env, self.procedure.lingering, self.procedure.flip_ends
         rng = np.random.default_rng([seed, index])
         stats = ControllerStats()
         driver = WalkerDriver(env, self.walker, stats, rng) if self.walker else WaypointDriver(env, self.gait, stats)
