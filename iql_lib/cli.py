@@ -95,6 +95,9 @@ def train_parser() -> argparse.ArgumentParser:
     _add(p, "--normalize-observations", action="store_true",
          help="feed every network the observations standardised by the dataset's mean and std "
               "(as CORL's IQL does on AntMaze; off by default)")
+    _add(p, "--actor-lr-schedule", choices=["constant", "cosine"],
+         help="the actor's learning rate: constant, or decayed along a cosine to 0 at the last step "
+              "(as the IQL authors' code does; default constant)")
     _add(p, "--exp-name", help="experiment name (default: from the algorithm and its knobs)")
     _add(p, "--batch-size", type=int, help="minibatch size (default 256)")
     _add(p, "--learning-rate", "--lr", type=float, help="Adam learning rate")
@@ -182,9 +185,12 @@ def data_main(argv: list[str] | None = None) -> None:
     train.add_argument("--seed", type=int, help="the same seed gives the same walker (default 0)")
     train.add_argument("--fresh", action="store_true", help="start over, ignoring a checkpoint")
     train.add_argument("--compile", action="store_true", help="compile the SAC step (torch.compile; faster)")
-    test = walker_sub.add_parser("test", help="the walking test: speed along the command and flips")
+    test = walker_sub.add_parser("test", help="the walking test (speed along the command and flips on the open "
+                                              "floor), then the maze test (falls and goals in medium-diverse)")
     test.add_argument("weights", nargs="?", help="a walker.pt (default: the shipped walker)")
-    test.add_argument("--rollouts", type=int, default=24, help="30-second rollouts (default 24)")
+    test.add_argument("--rollouts", type=int, default=24, help="30-second rollouts on the open floor (default 24)")
+    test.add_argument("--maze-episodes", type=int, default=200,
+                      help="1000-step navigate episodes in antmaze-medium-diverse-v0 (default 200; 0 skips the test)")
     ship = walker_sub.add_parser("ship", help="copy a trained walker into the package")
     ship.add_argument("weights", help="the walker.pt a training wrote, or its checkpoint.pt (the walker at "
                                       "the checkpoint's step)")
@@ -270,9 +276,16 @@ def _walker_command(args: argparse.Namespace) -> None:
         cfg = WalkerConfig(**{k: v for k, v in chosen.items() if v is not None})
         print(f"wrote {walker.WalkerTraining(cfg, args.out).run(resume=not args.fresh)}")
     elif args.walker_command == "test":
-        stats = walker.walking_test(walker.Walker.load(args.weights or walker.WALKER_FILE), rollouts=args.rollouts)
-        print(f"{stats.speed:.2f} m/s along the command; {stats.flips} flips and {stats.unhealthy} rollouts "
-              f"out of the healthy range, in {stats.rollouts} rollouts of 30 s")
+        from iql_lib.datagen.antmaze import maze_test
+
+        tested = walker.Walker.load(args.weights or walker.WALKER_FILE)
+        stats = walker.walking_test(tested, rollouts=args.rollouts)
+        print(f"open floor: {stats.speed:.2f} m/s along the command; {stats.flips} flips and {stats.unhealthy} "
+              f"rollouts out of the healthy range, in {stats.rollouts} rollouts of 30 s")
+        if args.maze_episodes > 0:
+            maze = maze_test(tested, episodes=args.maze_episodes)
+            print(f"maze: {maze.falls} falls and {maze.goals_reached} goals reached in {args.maze_episodes} "
+                  f"navigate episodes of antmaze-medium-diverse-v0")
     else:
         path = walker.ship(args.weights)
         step = torch.load(path, weights_only=True)["step"]

@@ -50,6 +50,7 @@ class TrainConfig:
     max_weight: float = 50.0          # clamp on the advantage weights
     filter_top_percent: float | None = None  # filtered BC: keep the top p % trajectories
     normalize_observations: bool = False  # feed the networks (s − mean) / std of the dataset's states
+    actor_lr_schedule: str = "constant"  # constant | cosine (the actor's rate decays to 0 over num_timesteps)
 
     # evaluation and logging
     eval_freq: int = 2_000
@@ -146,6 +147,7 @@ def validate_config(cfg: TrainConfig) -> None:
         (cfg.eval_episodes > 0, "--eval-episodes must be positive"),
         (cfg.eval_mode in ("sample", "greedy"), "--eval-mode must be sample or greedy"),
         (cfg.compile in ("auto", "on", "off"), "--compile must be auto, on or off"),
+        (cfg.actor_lr_schedule in ("constant", "cosine"), "--actor-lr-schedule must be constant or cosine"),
         (len(cfg.seeds) == len(set(cfg.seeds)) and cfg.seeds, "--seed needs distinct values"),
         (cfg.filter_top_percent is None or 0 < cfg.filter_top_percent <= 100,
          "--filter-top-percent must lie in (0, 100]"),

@@ -93,3 +93,32 @@ def test_q_mean_is_the_same_quantity_in_every_algorithm(algo):
     before = e.algo.q.min(e.state["q_net"][0], data["obs"], data["actions"]).mean()
     metrics = e.step({k: v[None] for k, v in data.items()}, noise(e))
     torch.testing.assert_close(metrics["Q_Mean"][0], before)
+
+
+def test_cosine_actor_schedule_follows_half_a_cosine_to_zero():
+    from iql_lib.training.optim import cosine_lr
+
+    t = torch.tensor([0.0, 25.0, 50.0, 100.0, 150.0])
+    expected = 3e-4 * torch.tensor([1.0, (1 + 2**-0.5) / 2, 0.5, 0.0, 0.0])
+    torch.testing.assert_close(cosine_lr(3e-4, t, 100), expected)
+
+
+@pytest.mark.parametrize("algo", ["bc", "awac"])
+def test_cosine_actor_schedule_stops_only_the_actor_at_the_horizon(algo):
+    """Past `num_timesteps` the actor's rate is 0: the policy stays put, the critic still learns."""
+    cfg = make_config(algo=algo, hidden_size=16, actor_lr_schedule="cosine", num_timesteps=10)
+    e = Engine(make_algorithm(algo, 3, 2, False, cfg), [0], torch.device("cpu"), compile=False)
+    e.state["policy_opt"]["t"] = torch.full_like(e.state["policy_opt"]["t"], 10.0)
+    before = {k: v[0].clone() for k, v in e.state.items() if not k.endswith("_opt")}
+    e.step({k: v[None] for k, v in batch(False).items()}, noise(e))
+    torch.testing.assert_close(e.state["policy"][0], before["policy"], rtol=0, atol=0)
+    if "q_net" in before:
+        assert not torch.equal(e.state["q_net"][0], before["q_net"])
+
+
+def test_constant_actor_schedule_moves_the_policy_past_the_horizon():
+    e = engine("bc", discrete=False)
+    e.state["policy_opt"]["t"] = torch.full_like(e.state["policy_opt"]["t"], 1e6)
+    before = e.state["policy"][0].clone()
+    e.step({k: v[None] for k, v in batch(False).items()}, None)
+    assert not torch.equal(e.state["policy"][0], before)

@@ -193,3 +193,11 @@ def test_navigate_data_draws_goals_at_random_on_umaze_too():
     goal_cells = {maker.env.drawing_maze.cell_of(maker.env.to_cells(maker.episode(3, i, max_steps=1)[0]["goals"][0]))
                   for i in range(8)}
     assert len(goal_cells) > 2  # umaze's own data (`walker`, `d4rl`) always commands the task's goal
+
+
+def test_the_maze_test_counts_the_given_walkers_goals_and_falls():
+    standing = lambda obs, direction: np.zeros(ACTION_DIM)  # noqa: E731
+    still = datagen.maze_test(standing, episodes=1, progress=False)
+    assert still.goals_reached == 0 and still.falls == 0 and still.goals_commanded == 1
+    walking = datagen.maze_test(Walker.load(), episodes=2, progress=False)
+    assert walking.goals_reached >= 2 and walking.goals_commanded == walking.goals_reached + 2

@@ -14,7 +14,7 @@ from torch.func import vmap
 
 from iql_lib.config import TrainConfig
 from iql_lib.algos.nets import FlatNet, QNetwork, make_policy
-from iql_lib.training.optim import adam_init, descend
+from iql_lib.training.optim import adam_init, cosine_lr, descend
 
 
 class Algorithm:
@@ -26,6 +26,8 @@ class Algorithm:
         self.policy_args = (ob_dim, ac_dim, discrete, cfg.hidden_size, cfg.n_layers)
         self.policy_template = self.make_policy_module()
         self.policy = FlatNet(self.policy_template)
+        # offline training may decay the actor's rate (TrainConfig); the walker's SAC never does
+        self.actor_cosine = isinstance(cfg, TrainConfig) and cfg.actor_lr_schedule == "cosine"
 
     def make_policy_module(self) -> torch.nn.Module:
         """A freshly initialised policy network (the course's policies by default)."""
@@ -58,9 +60,11 @@ class Algorithm:
 
     def descend(self, loss_fn, state: dict, name: str, has_aux: bool = False):
         """One clipped Adam step on network `name` in `state`; returns the loss (and aux)."""
+        lr = self.cfg.learning_rate
+        if name == "policy" and self.actor_cosine:
+            lr = cosine_lr(lr, state["policy_opt"]["t"], self.cfg.num_timesteps)
         state[name], state[f"{name}_opt"], loss, aux = descend(
-            loss_fn, state[name], state[f"{name}_opt"], self.cfg.learning_rate, self.cfg.grad_clip,
-            has_aux=has_aux)
+            loss_fn, state[name], state[f"{name}_opt"], lr, self.cfg.grad_clip, has_aux=has_aux)
         return (loss, aux) if has_aux else loss
 
     def log_prob(self, theta, obs, actions):

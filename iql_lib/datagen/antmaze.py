@@ -243,13 +243,13 @@ class EpisodeMaker:
     by any number of processes and still give the same bytes."""
 
     def __init__(self, task: str, style: str | None = None, gait: Gait | None = None,
-                 action_noise: float = ACTION_NOISE):
+                 action_noise: float = ACTION_NOISE, walker: Walker | None = None):
         style = task_style(task, style)
         self.style, self.procedure = style, STYLES[style]
         self.ant = self.procedure.ant
         self.env = AntMazeEnv(task, frame="gymnasium", ant=self.ant)
         self.gait = None if self.procedure.walker else gait or Gait.load(ant=self.ant)
-        self.walker = Walker.load() if self.procedure.walker else None
+        self.walker = (walker or Walker.load()) if self.procedure.walker else None
         self.action_noise = action_noise
         self.free = self.env.drawing_maze.free_cells()
         # umaze's D4RL data walks from the task's start to its goal; every other task draws both at random
@@ -357,6 +357,19 @@ def generate(task: str, transitions: int, seed: int = 0, style: str | None = Non
              "task": np.array(task), "seed": np.array(seed), "format_version": np.array(FORMAT_VERSION),
              **stats.as_arrays()}
     return Transitions(**arrays), extra
+
+
+def maze_test(walker: Walker, task: str = "antmaze-medium-diverse-v0", episodes: int = 200, seed: int = 0,
+              progress: bool = True) -> ControllerStats:
+    """Falls and goals reached by `walker` in `episodes` navigate-style episodes of `task`.
+    The open-floor walking test cannot tell good walkers apart; the maze, where the data is
+    made, can (the record: benchmarks/results/walker/README.md)."""
+    from tqdm.auto import tqdm
+
+    maker, stats = EpisodeMaker(task, "navigate", walker=walker), ControllerStats()
+    for index in tqdm(range(episodes), desc=f"maze test ({task})", unit="episode", disable=not progress):
+        stats.add(maker.episode(seed, index)[1])
+    return stats
 
 
 def generate_to_file(task: str, out: str | Path, transitions: int, seed: int = 0, style: str | None = None,

@@ -31,6 +31,12 @@ def adam_update(theta, grad, state, lr: float, max_grad_norm: float):
     return theta - step_size * m / denom, {"m": m, "v": v, "t": t}
 
 
+def cosine_lr(lr: float, t: torch.Tensor, horizon: int) -> torch.Tensor:
+    """`lr` decayed along half a cosine to 0 at step `horizon` (t counts steps taken), the
+    actor's schedule in the IQL authors' implementation."""
+    return lr * 0.5 * (1 + torch.cos(torch.pi * torch.clamp(t / horizon, max=1.0)))
+
+
 def descend(loss_fn: Callable, theta, state, lr: float, max_grad_norm: float, has_aux: bool = False):
     """Differentiate `loss_fn(theta)` (`-> loss`, or `-> (loss, aux)` with `has_aux`) and
     take one Adam step. Returns `(theta, state, loss, aux)`, aux None without `has_aux`."""
