@@ -162,7 +162,7 @@ def train_main(argv: list[str] | None = None) -> None:
 
 @_command("iql-data")
 def data_main(argv: list[str] | None = None) -> None:
-    from iql_lib.datagen.antmaze import DEFAULT_STYLES, STYLES, UNMEASURED_TASKS_STYLE
+    from iql_lib.datagen.antmaze import DEFAULT_STYLES, MAZE_TEST_TASK, STYLES, UNMEASURED_TASKS_STYLE
     from iql_lib.envs.antmaze import TASKS
     from iql_lib.rendering.films import add_film_options
 
@@ -186,11 +186,11 @@ def data_main(argv: list[str] | None = None) -> None:
     train.add_argument("--fresh", action="store_true", help="start over, ignoring a checkpoint")
     train.add_argument("--compile", action="store_true", help="compile the SAC step (torch.compile; faster)")
     test = walker_sub.add_parser("test", help="the walking test (speed along the command and flips on the open "
-                                              "floor), then the maze test (falls and goals in medium-diverse)")
+                                              "floor), then the maze test (falls and goals in the maze)")
     test.add_argument("weights", nargs="?", help="a walker.pt (default: the shipped walker)")
     test.add_argument("--rollouts", type=int, default=24, help="30-second rollouts on the open floor (default 24)")
     test.add_argument("--maze-episodes", type=int, default=200,
-                      help="1000-step navigate episodes in antmaze-medium-diverse-v0 (default 200; 0 skips the test)")
+                      help=f"1000-step navigate episodes in {MAZE_TEST_TASK} (default 200; 0 skips the test)")
     ship = walker_sub.add_parser("ship", help="copy a trained walker into the package")
     ship.add_argument("weights", help="the walker.pt a training wrote, or its checkpoint.pt (the walker at "
                                       "the checkpoint's step)")
@@ -276,7 +276,7 @@ def _walker_command(args: argparse.Namespace) -> None:
         cfg = WalkerConfig(**{k: v for k, v in chosen.items() if v is not None})
         print(f"wrote {walker.WalkerTraining(cfg, args.out).run(resume=not args.fresh)}")
     elif args.walker_command == "test":
-        from iql_lib.datagen.antmaze import maze_test
+        from iql_lib.datagen.antmaze import MAZE_TEST_TASK, maze_test
 
         tested = walker.Walker.load(args.weights or walker.WALKER_FILE)
         stats = walker.walking_test(tested, rollouts=args.rollouts)
@@ -285,7 +285,7 @@ def _walker_command(args: argparse.Namespace) -> None:
         if args.maze_episodes > 0:
             maze = maze_test(tested, episodes=args.maze_episodes)
             print(f"maze: {maze.falls} falls and {maze.goals_reached} goals reached in {args.maze_episodes} "
-                  f"navigate episodes of antmaze-medium-diverse-v0")
+                  f"navigate episodes of {MAZE_TEST_TASK}")
     else:
         path = walker.ship(args.weights)
         step = torch.load(path, weights_only=True)["step"]

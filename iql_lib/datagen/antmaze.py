@@ -359,7 +359,10 @@ def generate(task: str, transitions: int, seed: int = 0, style: str | None = Non
     return Transitions(**arrays), extra
 
 
-def maze_test(walker: Walker, task: str = "antmaze-medium-diverse-v0", episodes: int = 200, seed: int = 0,
+MAZE_TEST_TASK = "antmaze-medium-diverse-v0"  # where `iql-data walker test` counts a walker's falls
+
+
+def maze_test(walker: Walker, task: str = MAZE_TEST_TASK, episodes: int = 200, seed: int = 0,
               progress: bool = True) -> ControllerStats:
     """Falls and goals reached by `walker` in `episodes` navigate-style episodes of `task`.
     The open-floor walking test cannot tell good walkers apart; the maze, where the data is
